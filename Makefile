@@ -1,0 +1,69 @@
+# One entry point for people and CI. `make test` sets everything up on a fresh Debian machine
+# (idempotently), then lints and runs every test; `make help` lists the rest.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+export PATH := $(VENV)/bin:$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PYTHONDONTWRITEBYTECODE := 1
+STAGE := molecule/harness/stage.sh
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k agent"`.
+PYTEST_ARGS ?=
+
+.PHONY: help setup venv docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
+
+$(VENV)/.installed: requirements.txt
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(VENV)/bin/python -c 'import ansible, molecule, testinfra, ansiblelint' 
+	@touch $@
+
+venv: ## a virtualenv with requirements.txt
+	@$(STAGE) "venv (requirements.txt)" $(MAKE) -s $(VENV)/.installed
+
+docker: ## a Docker engine (installs docker.io and starts dockerd if none answers)
+	@$(STAGE) "docker engine" molecule/harness/dockerd.sh up
+
+images: docker ## systemd Debian 12 and 13 host images (debootstrap + docker import, cached)
+	@$(STAGE) "host image debian 12" molecule/harness/image.sh bookworm
+	@$(STAGE) "host image debian 13" molecule/harness/image.sh trixie
+
+standin: venv ## the stand-in datadog-agent packages and their signed local repository
+	@$(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
+
+wheels: venv ## the offline wheelhouse the test hosts install the sample app from
+	@$(STAGE) "app wheelhouse" molecule/harness/wheels.sh
+
+setup: venv docker images standin wheels ## everything the tests need
+
+lint: venv ## yamllint + ansible-lint (production profile)
+	@$(STAGE) "yamllint" yamllint --strict .
+	@$(STAGE) "ansible-lint" ansible-lint --profile production
+
+unit: venv ## fast tests, no containers
+	@$(STAGE) "fast tests" pytest -m "not molecule" $(PYTEST_ARGS)
+
+molecule: setup ## every Molecule scenario CI runs
+	@$(STAGE) "molecule scenarios" pytest -m molecule $(PYTEST_ARGS)
+
+test: setup lint ## the README's test command: set up, lint, fast tests, every CI scenario
+	@$(STAGE) "tests (fast + molecule)" pytest $(PYTEST_ARGS)
+
+bench: setup ## the figures the issues ask of bench/, as one table
+	@$(STAGE) "bench" python bench/run.py
+
+harness-down: ## remove this project's Molecule containers and stop the dockerd we started
+	@-docker ps -aq --filter label=owner=molecule 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
+	@molecule/harness/dockerd.sh down
+
+clean: harness-down ## also drop the venv and caches (images stay in Docker)
+	rm -rf $(VENV) .cache .pytest_cache
