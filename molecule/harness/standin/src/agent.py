@@ -1,0 +1,377 @@
+#!/usr/bin/python3 -I
+"""datadog-agent STAND-IN command line: a test double of /opt/datadog-agent/bin/agent/agent.
+
+This is not the Datadog Agent. It is built by molecule/harness/standin/build.sh so the
+Ansible role can be tested offline against a package that installs, starts and answers like
+the real one, while collecting nothing and sending nothing anywhere.
+
+Commands (a subset of the real CLI, same names and exit codes where it matters):
+  run [-p PIDFILE]   refuse to start without api_key; otherwise serve a local IPC API
+                     (JSON, http://127.0.0.1:<cmd_port>/agent/status) until SIGTERM
+  version            print the baked-in upstream version (7.60.0 / 7.61.0)
+  status [-j]        query the running stand-in and print a status report
+  health             PASS when the IPC API and (if APM is on) the trace intake answer
+  configcheck        list the check configurations found under conf.d/
+  hostname           print the hostname the stand-in reports
+"""
+
+import argparse
+import datetime
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.request
+
+# /opt/datadog-agent/bin/agent/agent -> /opt/datadog-agent (found from the real path, so the
+# /usr/bin/datadog-agent symlink and build.sh's staging tree both work).
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "embedded", "lib", "standin"))
+
+import standin_common as common  # noqa: E402
+
+HTTP_TIMEOUT = 5  # seconds, for every local query
+# Every query goes to 127.0.0.1: never through an http_proxy from the environment.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+# --------------------------------------------------------------------------- helpers
+
+def http_get_json(url, timeout=HTTP_TIMEOUT):
+    """GET a local URL and decode its JSON body (raises OSError/ValueError on failure)."""
+    with OPENER.open(url, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8") or "null")
+
+
+def probe_trace_intake(port, timeout=2):
+    """Ask the local trace intake for GET /info. Returns (answers, error text or None)."""
+    try:
+        http_get_json(f"http://127.0.0.1:{port}/info", timeout=timeout)
+        return True, None
+    except (OSError, ValueError) as exc:
+        return False, str(getattr(exc, "reason", exc))
+
+
+def trace_counts(port, timeout=2):
+    """(traces, spans) the trace intake holds since it started, or (None, None)."""
+    try:
+        traces = http_get_json(f"http://127.0.0.1:{port}/test/traces", timeout=timeout) or []
+        return len(traces), sum(len(t) for t in traces if isinstance(t, list))
+    except (OSError, ValueError):
+        return None, None
+
+
+def settings_from_args(args):
+    path = common.resolve_config_path(args.cfgpath)
+    return common.Settings(common.load_config(path), path)
+
+
+def ipc_url(settings, path):
+    return f"http://127.0.0.1:{settings.cmd_port}{path}"
+
+
+# --------------------------------------------------------------------------- run
+
+class AgentState:
+    """What the running stand-in knows about itself; rendered by the IPC API."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.start_time = datetime.datetime.now(datetime.timezone.utc)
+        self.pid = os.getpid()
+
+    def status(self):
+        s = self.settings
+        apm = {
+            "enabled": s.apm_enabled,
+            "receiver_port": s.apm_receiver_port,
+            "receiver_host": s.apm_bind_host,
+            "receiver_address": s.apm_receiver_address,
+            "apm_non_local_traffic": s.apm_non_local_traffic,
+            "intake": f"ddapm-test-agent {common.TEST_AGENT_VERSION} (stand-in trace intake)",
+        }
+        if s.apm_enabled:
+            apm["info_answers"], apm["info_error"] = probe_trace_intake(s.apm_receiver_port)
+            apm["traces_received"], apm["spans_received"] = trace_counts(s.apm_receiver_port)
+        return {
+            "standin": True,
+            "note": common.STANDIN_NOTE,
+            "version": common.AGENT_VERSION,
+            "package_version": common.PACKAGE_VERSION,
+            "pid": self.pid,
+            "hostname": s.hostname,
+            "api_key_ending": s.api_key_ending,  # never the whole key
+            "site": s.site,
+            "env": s.env,
+            "tags": s.tags,
+            "config_path": s.config_path,
+            "cmd_port": s.cmd_port,
+            "start_time": self.start_time.isoformat(timespec="seconds"),
+            "python_version": "%d.%d.%d" % sys.version_info[:3],
+            "apm": apm,
+        }
+
+
+def make_ipc_handler(state, log):
+    from http.server import BaseHTTPRequestHandler
+
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "datadog-agent-standin"
+
+        def _send(self, code, payload):
+            body = json.dumps(payload, indent=2).encode("utf-8")
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):  # noqa: N802 (http.server naming)
+            path = self.path.split("?", 1)[0].rstrip("/") or "/"
+            if path in ("/", "/agent/status"):
+                self._send(200, state.status())
+            elif path == "/agent/version":
+                self._send(200, {"version": common.AGENT_VERSION, "standin": True, "note": common.STANDIN_NOTE})
+            elif path == "/agent/hostname":
+                self._send(200, state.settings.hostname)
+            else:
+                self._send(404, {"error": f"no such endpoint in the stand-in: {path}"})
+
+        def log_message(self, fmt, *args):  # keep the journal quiet: requests at debug level
+            log.debug("IPC %s - %s", self.address_string(), fmt % args)
+
+    return Handler
+
+
+def cmd_run(args):
+    from http.server import ThreadingHTTPServer
+
+    settings = settings_from_args(args)
+    log = common.setup_logging("CORE", "agent.log", settings.log_level)
+    log.info("Starting datadog-agent stand-in v%s (%s), config %s",
+             common.AGENT_VERSION, common.STANDIN_NOTE, settings.config_path)
+    if not settings.api_key:
+        log.error("API key is missing: set api_key in %s (or DD_API_KEY). Exiting.", settings.config_path)
+        return 1
+
+    state = AgentState(settings)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", settings.cmd_port), make_ipc_handler(state, log))
+    except OSError as exc:
+        log.error("cannot listen on 127.0.0.1:%s for the IPC API: %s", settings.cmd_port, exc)
+        return 1
+    server.daemon_threads = True
+
+    if args.pidfile:
+        try:
+            with open(args.pidfile, "w", encoding="ascii") as handle:
+                handle.write(f"{os.getpid()}\n")
+        except OSError as exc:
+            log.error("cannot write pidfile %s: %s", args.pidfile, exc)
+            return 1
+
+    def stop(signum, _frame):
+        log.info("Received signal %s, shutting down the stand-in", signal.Signals(signum).name)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("Hostname: %s, API key ending with: %s, env: %s, site: %s",
+             settings.hostname, settings.api_key_ending, settings.env or "-", settings.site)
+    log.info("IPC API (stand-in, plain HTTP) listening on 127.0.0.1:%s", settings.cmd_port)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        if args.pidfile:
+            try:
+                os.unlink(args.pidfile)
+            except OSError:
+                pass
+    log.info("datadog-agent stand-in stopped")
+    return 0
+
+
+# --------------------------------------------------------------------------- queries
+
+def cmd_version(_args):
+    print(f"Agent {common.AGENT_VERSION} - Commit: standin - Serialization version: stand-in - "
+          f"Go version: none ({common.STANDIN_NOTE})")
+    return 0
+
+
+def cmd_hostname(args):
+    print(settings_from_args(args).hostname)
+    return 0
+
+
+def unreachable(settings, exc):
+    print(f"Could not reach agent: {ipc_url(settings, '/agent/status')}: {getattr(exc, 'reason', exc)}\n"
+          "Make sure the agent is running before requesting the status.", file=sys.stderr)
+    return 1
+
+
+def render_status(st):
+    """Text status laid out like the real `datadog-agent status`."""
+    title = f"Agent (v{st['version']}) ({st['note']})"
+    apm = st["apm"]
+    lines = [
+        "=" * len(title),
+        title,
+        "=" * len(title),
+        "",
+        f"  Status date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        f"  Agent start: {st['start_time']}",
+        f"  Pid: {st['pid']}",
+        f"  Python Version: {st['python_version']}",
+        f"  Package: datadog-agent {st['package_version']} (stand-in)",
+        f"  Config File: {st['config_path']}",
+        "",
+        "  Hostnames",
+        "  =========",
+        f"    Hostname: {st['hostname']}",
+        "",
+        "  API Keys status",
+        "  ===============",
+        f"    API Key ending with: {st['api_key_ending']} (not validated: the stand-in never contacts Datadog)",
+        "",
+        "  Metadata",
+        "  ========",
+        f"    env: {st['env']}",
+        f"    site: {st['site']}",
+        f"    tags: {', '.join(st['tags'])}",
+        "",
+        "=========",
+        "APM Agent",
+        "=========",
+    ]
+    if not apm["enabled"]:
+        lines += ["  Status: Not running (apm_config.enabled is false)", ""]
+        return "\n".join(lines)
+    answers = apm.get("info_answers")
+    lines += [
+        f"  Status: {'Running' if answers else 'Not running or unreachable'}",
+        f"  Intake: {apm['intake']}",
+        f"  Receiver: {apm['receiver_address']}",
+        f"  Receiver answers GET /info: {'yes' if answers else 'no (' + str(apm.get('info_error')) + ')'}",
+        "",
+        "  Receiver (previous minute)",
+        "  ==========================",
+        f"    Listening on: {apm['receiver_address']}",
+    ]
+    if apm.get("traces_received") is None:
+        lines.append("    Traces received: unknown (intake not answering)")
+    else:
+        lines.append(f"    Traces received: {apm['traces_received']} traces, {apm['spans_received']} spans "
+                     "(stand-in: totals since the intake started)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def cmd_status(args):
+    settings = settings_from_args(args)
+    try:
+        st = http_get_json(ipc_url(settings, "/agent/status"))
+    except (OSError, ValueError) as exc:
+        return unreachable(settings, exc)
+    if args.json:
+        print(json.dumps(st, indent=2 if args.pretty_json else None))
+    else:
+        print(render_status(st))
+    return 0
+
+
+def cmd_health(args):
+    settings = settings_from_args(args)
+    healthy, unhealthy = [], []
+    try:
+        st = http_get_json(ipc_url(settings, "/agent/status"))
+        healthy.append("agent-ipc-api")
+        apm_enabled, port = st["apm"]["enabled"], st["apm"]["receiver_port"]
+    except (OSError, ValueError, KeyError) as exc:
+        unhealthy.append(f"agent-ipc-api (Could not reach agent on 127.0.0.1:{settings.cmd_port}: "
+                         f"{getattr(exc, 'reason', exc)})")
+        apm_enabled, port = settings.apm_enabled, settings.apm_receiver_port
+    if apm_enabled:
+        ok, error = probe_trace_intake(port)
+        (healthy if ok else unhealthy).append(
+            "trace-agent-receiver" if ok else f"trace-agent-receiver (GET http://127.0.0.1:{port}/info: {error})")
+    print(f"Agent health: {'FAIL' if unhealthy else 'PASS'} ({common.STANDIN_NOTE})")
+    print(f"=== {len(healthy)} healthy components ===")
+    print("\n".join(healthy))
+    if unhealthy:
+        print(f"=== {len(unhealthy)} unhealthy components ===")
+        print("\n".join(unhealthy))
+        return 1
+    return 0
+
+
+def cmd_configcheck(args):
+    """List conf.d/<check>.d/*.yaml[.default] and conf.d/<check>.yaml like the real configcheck
+    (the stand-in only lists them: it never runs a check)."""
+    import yaml
+
+    settings = settings_from_args(args)
+    confd = os.path.join(os.path.dirname(settings.config_path), "conf.d")
+    found, errors = [], []
+    if os.path.isdir(confd):
+        for entry in sorted(os.listdir(confd)):
+            full = os.path.join(confd, entry)
+            if os.path.isdir(full) and entry.endswith(".d"):
+                files = [os.path.join(full, f) for f in sorted(os.listdir(full))
+                         if f.endswith((".yaml", ".yml", ".yaml.default"))]
+                found += [(entry[:-2], f) for f in files]
+            elif entry.endswith((".yaml", ".yml")):
+                found.append((entry.rsplit(".", 1)[0], full))
+    for check, path in found:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            errors.append((check, path, str(exc)))
+            continue
+        instances = (data.get("instances") or []) if isinstance(data, dict) else []
+        print(f"=== {check} check ===")
+        print("Configuration provider: file")
+        print(f"Configuration source: file:{path}")
+        print(f"Instances: {len(instances)} (stand-in: listed, never run)")
+        print("===\n")
+    if errors:
+        print("=== Configuration errors ===")
+        for check, path, error in errors:
+            print(f"{check}: {path}: {error}")
+    if not found and not errors:
+        print(f"No check configuration found under {confd}")
+    return 0
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="datadog-agent",
+        description=f"datadog-agent {common.AGENT_VERSION} ({common.STANDIN_NOTE})")
+    parser.add_argument("-c", "--cfgpath", default=None,
+                        help="path to datadog.yaml or to the directory holding it (default /etc/datadog-agent)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    p = sub.add_parser("run", help="run the stand-in agent (what the systemd unit does)")
+    p.add_argument("-p", "--pidfile", default=None)
+    p.set_defaults(func=cmd_run)
+    sub.add_parser("version", help="print the version").set_defaults(func=cmd_version)
+    p = sub.add_parser("status", help="print the running stand-in's status")
+    p.add_argument("-j", "--json", action="store_true", help="print the raw JSON")
+    p.add_argument("-p", "--pretty-json", action="store_true", help="with -j: indent the JSON")
+    p.set_defaults(func=cmd_status)
+    sub.add_parser("health", help="PASS/FAIL health of the running stand-in").set_defaults(func=cmd_health)
+    sub.add_parser("configcheck", help="list check configurations").set_defaults(func=cmd_configcheck)
+    sub.add_parser("hostname", help="print the hostname").set_defaults(func=cmd_hostname)
+    args = parser.parse_args(argv)
+    if args.command != "version":
+        common.use_embedded_site_packages(ROOT)  # PyYAML (version needs nothing embedded)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

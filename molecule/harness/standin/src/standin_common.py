@@ -1,0 +1,174 @@
+"""Shared helpers of the datadog-agent stand-in (a test double, not the Datadog Agent).
+
+Installed as /opt/datadog-agent/embedded/lib/standin/standin_common.py and used by the
+stand-in CLI (/opt/datadog-agent/bin/agent/agent) and the stand-in trace-agent
+(/opt/datadog-agent/embedded/bin/trace-agent).
+
+Only the standard library is imported at module level: the embedded site-packages
+(PyYAML, ddapm-test-agent and its dependencies) are put on sys.path by
+use_embedded_site_packages(), which picks the directory built for the running
+interpreter (3.11 for Debian 12, 3.13 for Debian 13).
+"""
+
+import logging
+import os
+import socket
+import sys
+
+from standin_version import AGENT_VERSION, PACKAGE_VERSION, TEST_AGENT_VERSION  # written by build.sh
+
+STANDIN_NOTE = "stand-in for tests, not the Datadog Agent"
+DEFAULT_CONFIG = "/etc/datadog-agent/datadog.yaml"
+LOG_DIR = "/var/log/datadog"
+DEFAULT_CMD_PORT = 5001
+DEFAULT_RECEIVER_PORT = 8126
+
+__all__ = [
+    "AGENT_VERSION", "PACKAGE_VERSION", "TEST_AGENT_VERSION", "STANDIN_NOTE", "DEFAULT_CONFIG",
+    "use_embedded_site_packages", "resolve_config_path", "load_config", "Settings",
+    "setup_logging", "die",
+]
+
+
+def die(message, code=1):
+    """Print an error on stderr (the journal, under systemd) and exit non-zero."""
+    print(f"Error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code)
+
+
+def use_embedded_site_packages(root):
+    """Put <root>/embedded/lib/pythonX.Y/site-packages for the running interpreter on sys.path."""
+    version = "%d.%d" % sys.version_info[:2]
+    site = os.path.join(root, "embedded", "lib", "python" + version, "site-packages")
+    if not os.path.isdir(site):
+        lib = os.path.join(root, "embedded", "lib")
+        built = sorted(d[len("python"):] for d in os.listdir(lib) if d.startswith("python")) if os.path.isdir(lib) else []
+        die(f"the datadog-agent stand-in embeds its Python libraries for Python {', '.join(built) or 'nothing'}, "
+            f"but this interpreter ({sys.executable}) is Python {version}", code=3)
+    sys.path.insert(0, site)
+    return site
+
+
+def resolve_config_path(path):
+    """Like the real agent's -c/--cfgpath: a datadog.yaml file or the directory that holds it."""
+    path = path or DEFAULT_CONFIG
+    if os.path.isdir(path):
+        path = os.path.join(path, "datadog.yaml")
+    return path
+
+
+def load_config(path):
+    """Read datadog.yaml as a dict. Missing, unreadable or malformed files are fatal (exit 1)."""
+    import yaml  # embedded PyYAML
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        die(f"unable to load Datadog config file: {path} does not exist")
+    except PermissionError:
+        die(f"unable to load Datadog config file: permission denied reading {path} (run as root or dd-agent)")
+    except yaml.YAMLError as exc:
+        die(f"unable to load Datadog config file {path}: invalid YAML: {exc}")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        die(f"unable to load Datadog config file {path}: the top level must be a mapping")
+    return data
+
+
+def _to_bool(value, default):
+    """YAML/env truthiness the way the agent reads it ("true", "1", "yes", True...)."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on", "y")
+
+
+def _to_int(value, default, name):
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        die(f"invalid value for {name}: {value!r} is not a port number")
+
+
+def _to_tags(value):
+    """tags: a YAML list, or a comma/space separated string (as DD_TAGS is)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(t) for t in value if t is not None and str(t) != ""]
+    return [t for t in str(value).replace(",", " ").split() if t]
+
+
+class Settings:
+    """The subset of datadog.yaml the stand-in understands, with DD_* environment overrides.
+
+    Environment variables win over the file, like the real agent (the units read the optional
+    EnvironmentFile /etc/datadog-agent/environment, as the real ones do).
+    """
+
+    def __init__(self, config, path):
+        env = os.environ
+        apm = config.get("apm_config") or {}
+        if not isinstance(apm, dict):
+            die(f"invalid apm_config in {path}: it must be a mapping")
+        self.config_path = path
+        self.api_key = str(env.get("DD_API_KEY") or config.get("api_key") or "").strip()
+        self.site = str(env.get("DD_SITE") or config.get("site") or "datadoghq.com")
+        self.hostname = str(env.get("DD_HOSTNAME") or config.get("hostname") or socket.gethostname())
+        self.env = str(env.get("DD_ENV") or config.get("env") or "")
+        self.tags = _to_tags(env.get("DD_TAGS") or config.get("tags"))
+        self.log_level = str(env.get("DD_LOG_LEVEL") or config.get("log_level") or "info")
+        self.cmd_port = _to_int(env.get("DD_CMD_PORT") or config.get("cmd_port"), DEFAULT_CMD_PORT, "cmd_port")
+        self.apm_enabled = _to_bool(env.get("DD_APM_ENABLED", apm.get("enabled")), True)
+        self.apm_receiver_port = _to_int(env.get("DD_APM_RECEIVER_PORT") or apm.get("receiver_port"),
+                                         DEFAULT_RECEIVER_PORT, "apm_config.receiver_port")
+        self.apm_non_local_traffic = _to_bool(
+            env.get("DD_APM_NON_LOCAL_TRAFFIC", apm.get("apm_non_local_traffic")), False)
+
+    @property
+    def api_key_ending(self):
+        """The last 5 characters of the API key: the only part ever shown or logged."""
+        return self.api_key[-5:] if self.api_key else ""
+
+    @property
+    def apm_bind_host(self):
+        return "0.0.0.0" if self.apm_non_local_traffic else "127.0.0.1"
+
+    @property
+    def apm_receiver_address(self):
+        """The receiver as the real `status` prints it."""
+        host = "0.0.0.0" if self.apm_non_local_traffic else "localhost"
+        return f"{host}:{self.apm_receiver_port}"
+
+
+def setup_logging(component, logfile, level="info"):
+    """Log like the real agent ("<date> UTC | CORE | INFO | (...) | msg") to stderr and, when
+    logfile is given and writable, to /var/log/datadog/<logfile>. Under systemd stderr ends up
+    in the journal."""
+    import time
+
+    fmt = logging.Formatter(f"%(asctime)s UTC | {component} | %(levelname)s | (stand-in) | %(message)s",
+                            "%Y-%m-%d %H:%M:%S")
+    fmt.converter = time.gmtime
+    root = logging.getLogger()
+    root.handlers.clear()
+    numeric = getattr(logging, str(level).upper(), None)
+    root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(fmt)
+    root.addHandler(stream)
+    handler = None
+    if logfile:
+        try:
+            handler = logging.FileHandler(os.path.join(LOG_DIR, logfile))
+        except OSError:
+            pass  # not running as dd-agent/root, or no log dir: the journal is enough
+    if handler is not None:
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    return logging.getLogger(component.lower())
