@@ -17,6 +17,7 @@ LOGS = ROOT / ".cache" / "logs"
 # (scenario, platform or None for all platforms of the base config)
 CI_RUNS = [
     ("smoke", None),
+    ("agent", None),
 ]
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",

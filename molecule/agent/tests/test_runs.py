@@ -1,0 +1,78 @@
+"""Runs of the role against the converged hosts, with their logs grepped for the secrets.
+
+check mode (fresh host, in prepare.yml; converged host here), a no-op run, a configuration change
+(exactly one restart) and a bad configuration change (rolled back, the agent healthy again).
+"""
+
+import re
+
+import yaml
+
+from ddhelpers import agent_state, assert_no_secret, ephemeral_dir, journal, run_role, tail
+
+
+def test_check_mode_on_the_fresh_host_logged_no_secret():
+    log = (ephemeral_dir() / "check-fresh.log").read_text()
+    assert_no_secret(log, "--check --diff -vvv on the fresh hosts")
+    assert re.search(r"changed=\d+\s+unreachable=0\s+failed=0", log), tail(log)
+
+
+def test_check_mode_on_the_converged_host_reports_no_change(host):
+    before = agent_state(host)
+    rc, log, recap = run_role(host, "check-converged", "--check", "--diff", "-vvv")
+    assert rc == 0, tail(log)
+    assert recap["changed"] == 0 and recap["failed"] == 0, tail(log)
+    assert_no_secret(log, "--check --diff -vvv")
+    assert agent_state(host) == before
+
+
+def test_noop_run_changes_and_restarts_nothing(host):
+    before = agent_state(host)
+    rc, log, recap = run_role(host, "noop", "-v")
+    assert rc == 0, tail(log)
+    assert recap["changed"] == 0, tail(log)
+    after = agent_state(host)
+    assert after == before, f"{before} -> {after}" + journal(host)
+    assert_no_secret(log, "a no-op run")
+
+
+def test_config_change_restarts_exactly_once_and_hides_the_key(host):
+    before = agent_state(host)
+    rc, log, recap = run_role(host, "config-change", "--diff", "-vvv",
+                              "-e", '{"datadog_agent_tags": ["team:apm", "changed:yes"]}')
+    assert rc == 0, tail(log)
+    assert recap["changed"] >= 1, tail(log)
+    assert_no_secret(log, "a configuration change with --diff -vvv")
+    after = agent_state(host)
+    assert after["started"] == before["started"] + 1, f"{before} -> {after}" + journal(host)
+    assert after["MainPID"] != before["MainPID"]
+    data = yaml.safe_load(host.file("/etc/datadog-agent/datadog.yaml").content_string)
+    assert data["tags"] == ["team:apm", "changed:yes"]
+
+    # Back to the scenario's configuration: one more restart, and the hosts as converge left them.
+    rc, log, recap = run_role(host, "config-restore", "--diff")
+    assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert_no_secret(log, "a configuration change with --diff")
+    assert agent_state(host)["started"] == before["started"] + 2, journal(host)
+
+
+def test_bad_config_change_is_rolled_back(host):
+    # The image's redis-server holds 127.0.0.1:6379: a trace intake told to use it cannot start.
+    before = agent_state(host)
+    rc, log, recap = run_role(host, "bad-config-change", "-vvv",
+                              "-e", '{"datadog_agent_apm_receiver_port": 6379, "datadog_agent_verify_timeout": 10}')
+    assert rc != 0 and recap.get("failed") == 1, tail(log)
+    assert_no_secret(log, "a failed configuration change with -vvv")
+    assert "so the change was rolled back" in log, tail(log)
+    assert "it is healthy again" in log, tail(log)
+    assert "address already in use" in log, "the journal tail should name the cause\n" + tail(log)
+    data = yaml.safe_load(host.file("/etc/datadog-agent/datadog.yaml").content_string)
+    assert data["apm_config"]["receiver_port"] == 8126
+    health = host.run("datadog-agent health")
+    assert health.rc == 0, health.stdout + journal(host)
+    assert host.run("find /etc/datadog-agent -name '*.yaml.*~'").stdout.strip() == ""
+    assert agent_state(host)["started"] > before["started"]
+
+    # And the next regular run has nothing left to do.
+    rc, log, recap = run_role(host, "after-rollback")
+    assert rc == 0 and recap["changed"] == 0, tail(log)

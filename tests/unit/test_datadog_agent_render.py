@@ -1,0 +1,185 @@
+"""datadog_agent: what the role computes on the controller, rendered by ansible-playbook on localhost
+(no containers): datadog.yaml from defaults and edge values, version normalisation, key file names,
+the deb822 source text, check files, and the preflight messages."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLE = ROOT / "roles" / "datadog_agent"
+KEY = "0123456789abcdef0123456789abcdef"  # made-up test key
+
+VALID = {
+    "defaults": {},
+    "edge": {
+        "datadog_agent_hostname": "web-1.example.com",
+        "datadog_agent_env": "prod",
+        "datadog_agent_site": "datadoghq.eu",
+        "datadog_agent_tags": {"team": "apm", "role": ["web", "worker"], "tier": 1},
+        "datadog_agent_apm_receiver_port": 9126,
+        "datadog_agent_apm_non_local_traffic": True,
+        "datadog_agent_logs_enabled": True,
+        "datadog_agent_process_enabled": True,
+        "datadog_agent_config": {"apm_config": {"max_traces_per_second": 5, "enabled": False},
+                                 "log_level": "warn", "tags": ["replaced:yes"]},
+        "datadog_agent_checks": {"redisdb": {"init_config": {}, "instances": [{"host": "127.0.0.1", "password": "p"}]}},
+        "datadog_agent_version": "7.61.0",
+        "datadog_agent_repo_url": "file:/srv/mirror/",
+        "datadog_agent_key_urls": ["file:///srv/mirror/keys/a.asc", "https://keys.example.com/B.public"],
+        "datadog_agent_key_fingerprints": ["09A8 FCFD 367B 690D 5442  9553 C2B2 2CE5 544F 51F2"],
+    },
+    "tags-list": {"datadog_agent_tags": ["a:b", "c"], "datadog_agent_version": "7.61.0-1"},
+    "epoch": {"datadog_agent_version": "1:7.61.0-1"},
+    "rc": {"datadog_agent_version": "2:7.62.0~rc.3-4"},
+    "latest": {"datadog_agent_version": "latest"},
+    "absent-no-key": {"datadog_agent_state": "absent", "datadog_agent_api_key": ""},
+}
+INVALID = {
+    "no-key": ({"datadog_agent_api_key": ""}, ["datadog_agent_api_key: expected a Datadog API key, 32 hexadecimal"]),
+    "short-key": ({"datadog_agent_api_key": KEY[:-1]}, ["got a value of 31 characters"]),
+    "site": ({"datadog_agent_site": "datadoghq.org"}, ["datadog_agent_site: expected one of datadoghq.com"]),
+    "port": ({"datadog_agent_apm_receiver_port": 0}, ["datadog_agent_apm_receiver_port: expected an integer port"]),
+    "env": ({"datadog_agent_env": " "}, ["datadog_agent_env: expected a non-empty string"]),
+    "hostname": ({"datadog_agent_hostname": "bad host"}, ["datadog_agent_hostname: expected null or a valid host name"]),
+    "tags": ({"datadog_agent_tags": "a:b"}, ["datadog_agent_tags: expected a list"]),
+    "tags-space": ({"datadog_agent_tags": ["a b"]}, ["datadog_agent_tags"]),
+    "version": ({"datadog_agent_version": "6.53.0"}, ["datadog_agent_version: expected"]),
+    "checks": ({"datadog_agent_checks": {"a/b": {}}}, ["datadog_agent_checks: check names"]),
+    "config-key": ({"datadog_agent_config": {"api_key": KEY}}, ["datadog_agent_config: must not set api_key"]),
+    "key-urls": ({"datadog_agent_key_urls": ["ftp://x/k.asc"]}, ["datadog_agent_key_urls: expected a non-empty list"]),
+    "key-urls-dup": ({"datadog_agent_key_urls": ["file:///a/k.asc", "file:///b/k.gpg"]}, ["must be distinct"]),
+    "fingerprint": ({"datadog_agent_key_fingerprints": ["ABCD"]}, ["datadog_agent_key_fingerprints: expected"]),
+    "repo": ({"datadog_agent_repo_url": "apt.datadoghq.com"}, ["datadog_agent_repo_url: expected"]),
+    "many": ({"datadog_agent_env": "", "datadog_agent_apm_receiver_port": 99999},
+             ["datadog_agent_env:", "datadog_agent_apm_receiver_port:"]),
+}
+
+CASE_TASKS = """
+    - name: Defaults ({name})
+      ansible.builtin.include_vars: {role}/defaults/main.yml
+    - name: Role vars ({name})
+      ansible.builtin.include_vars: {role}/vars/main.yml
+    - name: Inputs ({name})
+      ansible.builtin.include_vars: {case}
+    - name: "CASE {name}"
+      ansible.builtin.debug:
+        msg: "{{{{ {payload} }}}}"
+"""
+PAYLOAD_VALID = ("{'errors': _datadog_agent_preflight_errors, 'yaml': lookup('ansible.builtin.template', 'datadog.yaml.j2'),"
+                 " 'wanted': _datadog_agent_version_wanted, 'pinned': _datadog_agent_version_pinned | bool,"
+                 " 'key_files': _datadog_agent_key_files, 'source': _datadog_agent_source_content,"
+                 " 'checks': _datadog_agent_checks_content, 'fingerprints': _datadog_agent_key_fingerprints_norm,"
+                 " 'legacy_regex': _datadog_agent_legacy_regex}")
+PAYLOAD_INVALID = "{'errors': _datadog_agent_preflight_errors}"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """One ansible-playbook run on localhost (local actions only): each case loads the role's
+    defaults, its vars and the case's inputs, then prints what the role computes (JSON callback)."""
+    tmp = tmp_path_factory.mktemp("datadog_agent_render")
+    (tmp / "templates").symlink_to(ROLE / "templates")
+    tasks = []
+    for kind, cases in (("valid", VALID), ("invalid", {k: v[0] for k, v in INVALID.items()})):
+        for name, overrides in cases.items():
+            case = tmp / f"{kind}-{name}.yml"
+            case.write_text(yaml.safe_dump({"datadog_agent_api_key": KEY, **overrides}))
+            tasks.append(CASE_TASKS.format(name=f"{kind}-{name}", role=ROLE, case=case,
+                                           payload=PAYLOAD_VALID if kind == "valid" else PAYLOAD_INVALID))
+    playbook = tmp / "render.yml"
+    playbook.write_text("---\n- name: Render\n  hosts: localhost\n  connection: local\n  gather_facts: false\n"
+                        "  tasks:" + "".join(tasks))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+                           "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                          capture_output=True, text=True, env=env, cwd=tmp, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    return {t["task"]["name"][len("CASE "):]: t["hosts"]["localhost"]["msg"]
+            for t in out["plays"][0]["tasks"] if t["task"]["name"].startswith("CASE ")}
+
+
+def _yaml(result):
+    text = result["yaml"]
+    assert text.startswith("#\n# Ansible managed\n#\n"), text[:60]
+    return yaml.safe_load(text)
+
+
+def test_defaults_render(rendered):
+    r = rendered["valid-defaults"]
+    assert r["errors"] == []
+    assert _yaml(r) == {
+        "api_key": KEY, "site": "datadoghq.com",
+        "apm_config": {"enabled": True, "receiver_port": 8126, "apm_non_local_traffic": False},
+        "logs_enabled": False, "process_config": {"process_collection": {"enabled": False}},
+    }
+    assert r["wanted"] == "" and r["pinned"] is False
+    assert [f["dest"] for f in r["key_files"]] == [
+        "/etc/apt/keyrings/datadog/DATADOG_APT_KEY_CURRENT.asc", "/etc/apt/keyrings/datadog/DATADOG_APT_KEY_C0962C7D.asc",
+        "/etc/apt/keyrings/datadog/DATADOG_APT_KEY_F14F620E.asc", "/etc/apt/keyrings/datadog/DATADOG_APT_KEY_382E94DE.asc"]
+    assert r["checks"] == {}
+
+
+def test_edge_values_render_and_deep_merge(rendered):
+    r = rendered["valid-edge"]
+    assert r["errors"] == []
+    assert _yaml(r) == {
+        "api_key": KEY, "site": "datadoghq.eu", "hostname": "web-1.example.com", "env": "prod",
+        "tags": ["replaced:yes"],  # datadog_agent_config wins, lists replaced
+        "apm_config": {"enabled": False, "receiver_port": 9126, "apm_non_local_traffic": True, "max_traces_per_second": 5},
+        "logs_enabled": True, "process_config": {"process_collection": {"enabled": True}}, "log_level": "warn",
+    }
+    assert r["wanted"] == "1:7.61.0-1"
+    assert r["fingerprints"] == ["09A8FCFD367B690D54429553C2B22CE5544F51F2"]
+    assert [f["dest"] for f in r["key_files"]] == ["/etc/apt/keyrings/datadog/a.asc", "/etc/apt/keyrings/datadog/B.asc"]
+    assert r["source"] == ("Components: 7\nEnabled: yes\nX-Repolib-Name: datadog\n"
+                           "Signed-By: /etc/apt/keyrings/datadog/a.asc,/etc/apt/keyrings/datadog/B.asc\n"
+                           "Suites: stable\nTypes: deb\nURIs: file:/srv/mirror/\n")
+    check = r["checks"]["redisdb"]
+    assert check.startswith("#\n# Ansible managed\n#\n")
+    assert yaml.safe_load(check) == {"init_config": {}, "instances": [{"host": "127.0.0.1", "password": "p"}]}
+
+
+def test_tags_mapping_and_list(rendered):
+    assert _yaml(rendered["valid-defaults"]).get("tags") is None
+    assert _yaml(rendered["valid-tags-list"])["tags"] == ["a:b", "c"]
+
+
+@pytest.mark.parametrize("case,wanted", [("tags-list", "1:7.61.0-1"), ("epoch", "1:7.61.0-1"),
+                                         ("rc", "2:7.62.0~rc.3-4"), ("latest", "")])
+def test_version_normalisation(rendered, case, wanted):
+    assert rendered[f"valid-{case}"]["wanted"] == wanted
+    assert rendered[f"valid-{case}"]["errors"] == []
+
+
+def test_absent_needs_no_key(rendered):
+    assert rendered["valid-absent-no-key"]["errors"] == []
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_preflight_names_the_variable_and_never_the_key(rendered, case):
+    errors = rendered[f"invalid-{case}"]["errors"]
+    text = "\n".join(errors)
+    for expected in INVALID[case][1]:
+        assert expected in text, f"{expected!r} not in {errors}"
+    assert KEY not in text and KEY[:-1] not in text
+
+
+def test_legacy_regex_matches_only_the_same_repository(rendered):
+    rx = re.compile(rendered["valid-edge"]["legacy_regex"])
+    assert rx.match("deb file:/srv/mirror stable 7\n")
+    assert rx.match("deb [signed-by=/usr/share/keyrings/k.gpg] file:/srv/mirror/ stable 7")
+    assert not rx.match("deb file:/srv/mirror stable observability-pipelines-worker-1")
+    assert not rx.match("# deb file:/srv/mirror stable 7")
+    assert not rx.match("deb file:/srv/mirror beta 7")
+    rx_default = re.compile(rendered["valid-defaults"]["legacy_regex"])
+    assert rx_default.match("deb [signed-by=/usr/share/keyrings/datadog-archive-keyring.gpg] https://apt.datadoghq.com/ stable 7")
+    assert not rx_default.match("deb https://apt.datadoghq.com/ stable main")
