@@ -18,6 +18,7 @@ LOGS = ROOT / ".cache" / "logs"
 CI_RUNS = [
     ("smoke", None),
     ("agent", None),
+    ("upgrade", "upgrade-debian12"),
 ]
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",
