@@ -19,6 +19,8 @@ CI_RUNS = [
     ("smoke", None),
     ("agent", None),
     ("upgrade", "upgrade-debian12"),
+    ("absent", "absent-debian12"),
+    ("bad_input", "bad_input-debian12"),
 ]
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",
