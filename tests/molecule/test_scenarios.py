@@ -21,6 +21,7 @@ CI_RUNS = [
     ("upgrade", "upgrade-debian12"),
     ("absent", "absent-debian12"),
     ("bad_input", "bad_input-debian12"),
+    ("django", None),
 ]
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",

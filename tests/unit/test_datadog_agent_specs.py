@@ -49,21 +49,6 @@ def test_the_api_key_is_no_log(options):
     assert options["datadog_agent_api_key"].get("no_log") is True
 
 
-def test_readme_lists_exactly_the_options_with_their_defaults(options):
-    readme = (ROLE / "README.md").read_text()
-    section = readme.split("## Variables", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\|\s*`(datadog_agent_\w+)`\s*\|\s*([^|]+?)\s*\|\s*(.+?)\s*\|\s*(.+?)\s*\|$", section, re.M)
-    listed = {name: (typ, default) for name, typ, default, _ in rows}
-    assert set(listed) == set(options), (
-        f"README misses {sorted(set(options) - set(listed))}, lists unknown {sorted(set(listed) - set(options))}")
-    for name, (typ, default) in listed.items():
-        assert typ.strip("` ") == options[name]["type"], f"README type of {name}: {typ}"
-        if isinstance(options[name]["default"], (str, int, bool)) and options[name]["default"] != "":
-            shown = default.strip("` ")
-            assert shown == str(options[name]["default"]).lower() or shown == str(options[name]["default"]), \
-                f"README default of {name}: {default} vs {options[name]['default']!r}"
-
-
 def test_internal_and_registered_names(options):
     vars_main = _load("vars/main.yml")
     assert all(name.startswith("_datadog_agent_") for name in vars_main), \
