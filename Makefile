@@ -61,6 +61,18 @@ test: setup lint ## the README's test command: set up, lint, fast tests, every C
 bench: setup ## the figures the issues ask of bench/, as one table
 	@$(STAGE) "bench" python bench/run.py
 
+DEMO := molecule/harness/demo.sh
+
+demo: setup ## the whole flow on one local container host: agent (stand-in), app deploy, a trace's tags
+	@$(STAGE) "demo: start the local host ddapm-local (systemd, Debian 12, no network)" $(DEMO) start
+	@$(STAGE) "demo: Redis and the sample app's git repository on the host" $(DEMO) sample
+	@$(STAGE) "demo: playbooks/site.yml against inventory/local" $(DEMO) site
+	@$(STAGE) "demo: playbooks/deploy.yml against inventory/local" $(DEMO) deploy
+	@$(STAGE) "demo: what reached the agent" $(DEMO) show
+
+demo-clean: ## remove what make demo started (the ddapm-local container)
+	@$(STAGE) "demo clean" $(DEMO) down
+
 harness-down: ## remove this project's Molecule containers and stop the dockerd we started
 	@-docker ps -aq --filter label=owner=molecule 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
 	@molecule/harness/dockerd.sh down

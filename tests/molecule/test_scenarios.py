@@ -21,7 +21,10 @@ CI_RUNS = [
     ("upgrade", "upgrade-debian12"),
     ("absent", "absent-debian12"),
     ("bad_input", "bad_input-debian12"),
-    ("django", None),
+    # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks below
+    # (both scenarios run in full on both: `molecule test -s django`).
+    ("django", "django-debian13"),
+    ("deploy", "deploy-debian12"),
 ]
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",

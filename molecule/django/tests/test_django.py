@@ -8,11 +8,15 @@ with a bounded deadline.
 import base64
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
+from apmtest import wait_for  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_VARS = yaml.safe_load((HERE.parent / "vars/django.yml").read_text())
@@ -80,18 +84,6 @@ def traces(host):
 def root(trace):
     return next((s for s in trace if not s.get("parent_id")), trace[0])
 
-
-def wait_for(fetch, check, what, deadline=45.0):
-    """Poll fetch() until check(result) is truthy; fail with the last result after the deadline."""
-    end = time.monotonic() + deadline
-    while True:
-        result = fetch()
-        found = check(result)
-        if found:
-            return found
-        if time.monotonic() > end:
-            pytest.fail(f"timed out after {deadline}s waiting for {what}; last: {str(result)[:3000]}")
-        time.sleep(1)
 
 
 def head_sha(host):

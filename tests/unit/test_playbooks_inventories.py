@@ -1,0 +1,125 @@
+"""The playbooks parse, and the inventories agree with each other (no containers, a few seconds).
+
+* every playbook passes `ansible-playbook --syntax-check`;
+* production, staging, development and local have the same groups, example host names
+  (example.invalid) and RFC 5737 documentation addresses only;
+* in each of them ONE variable (ddapm_env, named after the inventory, "local" for the demo) feeds
+  the agent's env, DD_ENV and the Sentry environment, and the service and site come from
+  ddapm_service and ddapm_site: checked on the values Ansible resolves for every host;
+* secrets: only vault.yml.example files with CHANGE_ME placeholders are shipped, no API key in
+  clear text anywhere but the local demo's made-up test key; a play run without the vault stops
+  before any change (and without contacting any host), naming the variable and the file to create.
+"""
+
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+INVENTORY = ROOT / "inventory"
+ENVIRONMENTS = ["production", "staging", "development"]
+PLAYBOOKS = sorted((ROOT / "playbooks").glob("*.yml"))
+DOC_NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")]
+ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+
+
+def run(*argv):
+    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                          timeout=300, check=False, stdin=subprocess.DEVNULL)
+
+
+def inventory_list(name):
+    res = run("ansible-inventory", "-i", str(INVENTORY / name), "--list")
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_the_four_playbooks_are_there():
+    assert {p.name for p in PLAYBOOKS} >= {"site.yml", "agent.yml", "deploy.yml", "remove.yml"}
+
+
+@pytest.mark.parametrize("playbook", PLAYBOOKS, ids=[p.name for p in PLAYBOOKS])
+def test_playbook_syntax(playbook):
+    res = run("ansible-playbook", "--syntax-check", "-i", str(INVENTORY / "staging"), str(playbook))
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS + ["local"])
+def test_same_groups_and_documentation_hosts_only(name):
+    data = inventory_list(name)
+    groups = {g for g in data if g not in ("_meta", "all", "ungrouped")}
+    assert groups == {"agent_hosts", "app", "worker"}, groups
+    assert set(data["agent_hosts"]["children"]) >= {"app"} and data["app"]["children"] == ["worker"]
+    hostvars = data["_meta"]["hostvars"]
+    for host, hvars in hostvars.items():
+        if name == "local":
+            assert host == "ddapm-local" and hvars["ansible_connection"] == "community.docker.docker"
+            continue
+        assert host.endswith(f".{name}.example.invalid"), host
+        address = ipaddress.ip_address(hvars["ansible_host"])
+        assert any(address in net for net in DOC_NETS), f"{host}: {address} is not an RFC 5737 address"
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS + ["local"])
+def test_one_variable_feeds_the_agent_env_dd_env_and_sentry(name):
+    """The values Ansible resolves for each host (the debug action runs on the controller only)."""
+    expr = ("{{ {'env': ddapm_env, 'agent_env': datadog_agent_env, 'agent_site': datadog_agent_site,"
+            " 'service': ddapm_service, 'site': ddapm_site,"
+            " 'dd_env': django_apm_env | default(none), 'dd_service': django_apm_service | default(none),"
+            " 'dd_site': django_apm_site | default(none),"
+            " 'sentry': (django_apm_dotenv_extra | default({})).SENTRY_ENVIRONMENT | default(none),"
+            " 'celery': django_apm_celery_enabled | default(none), 'groups': group_names} }}")
+    env = dict(ENV, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    res = subprocess.run([str(BIN / "ansible"), "-i", str(INVENTORY / name), "all", "-m", "ansible.builtin.debug",
+                          "-a", f"msg={expr}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+                         check=False, stdin=subprocess.DEVNULL)
+    assert res.returncode == 0, res.stdout + res.stderr
+    found = {host: result["msg"] for host, result in json.loads(res.stdout)["plays"][0]["tasks"][0]["hosts"].items()}
+    assert found, res.stdout
+    for host, v in found.items():
+        assert v["env"] == name, host
+        assert v["agent_env"] == v["env"] and v["agent_site"] == v["site"], host
+        if "app" in v["groups"]:
+            assert (v["dd_env"], v["sentry"]) == (v["env"], v["env"]), host
+            assert v["dd_service"] == v["service"] == "patient-portal", host
+            assert v["dd_site"] == v["site"], host
+            assert v["celery"] is ("worker" in v["groups"]), host
+
+
+@pytest.mark.parametrize("name", ENVIRONMENTS)
+def test_only_vault_examples_with_placeholders_are_shipped(name):
+    folder = INVENTORY / name / "group_vars" / "all"
+    assert not (folder / "vault.yml").exists(), "a real vault file must not be shipped"
+    example = yaml.safe_load((folder / "vault.yml.example").read_text())
+    assert set(example) == {"vault_datadog_api_key", "vault_django_secret_key", "vault_sentry_dsn"}
+    assert all(value == "CHANGE_ME" for value in example.values()), example
+
+
+def test_no_key_in_clear_text_but_the_local_demo_test_key():
+    for path in INVENTORY.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            keys = re.findall(r"\b[0-9a-fA-F]{32}\b", text)
+            if path.name == "demo_secrets.yml":
+                assert "MADE-UP TEST VALUES" in text and path.parts[-4] == "local"
+                continue
+            assert not keys, f"{path} holds what looks like an API key"
+
+
+def test_a_play_without_the_vault_stops_before_any_change_naming_the_file():
+    # The hosts are documentation addresses: the play must fail on the controller, never reach them.
+    res = run("ansible-playbook", "-i", str(INVENTORY / "staging"), str(ROOT / "playbooks" / "site.yml"))
+    assert res.returncode != 0
+    out = res.stdout + res.stderr
+    assert "vault_datadog_api_key is not set" in out, out[-3000:]
+    assert "group_vars/all/vault.yml.example" in out
+    assert "UNREACHABLE" not in out and "unreachable=0" in out, out[-3000:]
+    assert re.search(r"failed=1", out)
