@@ -1,0 +1,109 @@
+"""C. Fleet (issue 5): site.yml on N fresh hosts at once vs one host, and a deploy of a new SHA.
+
+The fleet is N copies of the `make demo` host: the bench's inventory puts every host in the groups
+of inventory/local (agent_hosts > app > worker) and takes inventory/local's group_vars (a symlink),
+so the playbooks run exactly as `make demo` runs them.
+
+site runs (BENCH_FLEET_RUNS), each on fresh hosts:
+  site.yml on one host, timed; then site.yml on N hosts at once, timed (the ratio is this run's)
+deploys, on the N hosts of the last site run:
+  molecule/resources/sample_app_host.yml: Redis and the app's git remote on each host (release 1)
+  deploy.yml of release 1, all hosts in one batch (installs the app: set-up, printed for information)
+  then BENCH_DEPLOY_RUNS times: a new commit on each host's remote (sample_app_host.yml with the
+  next sample_release), and deploy.yml of that new SHA with the playbook's own rolling batches, timed
+"""
+
+import os
+import re
+
+from common import ROOT, BenchError, log, run_playbook
+from hosts import fingerprint, write_inventory
+from report import Row
+
+SITE = ROOT / "playbooks/site.yml"
+DEPLOY = ROOT / "playbooks/deploy.yml"
+SAMPLE_HOST = ROOT / "molecule/resources/sample_app_host.yml"
+LOCAL_GROUP_VARS = ROOT / "inventory/local/group_vars"
+NEEDED = (SITE, DEPLOY, SAMPLE_HOST, LOCAL_GROUP_VARS)
+
+
+def missing():
+    return [str(p.relative_to(ROOT)) for p in NEEDED if not p.exists()]
+
+
+def fleet_inventory(name, hosts):
+    """inventory/local's groups and group_vars, for these hosts (.cache/bench/<name>/hosts.yml)."""
+    # group_vars/all/main.yml reads the key's fingerprint relative to inventory/local: given per host here.
+    host_vars = {"ansible_connection": "community.docker.docker", "datadog_agent_key_fingerprints": [fingerprint()]}
+    path = write_inventory(f"{name}/hosts", {"agent_hosts": [], "app": [], "worker": hosts},
+                           children={"agent_hosts": ["app"], "app": ["worker"]}, host_vars=host_vars)
+    link = path.parent / "group_vars"
+    if not link.is_symlink():
+        link.symlink_to(LOCAL_GROUP_VARS)
+    return path
+
+
+def site(pool, run, size):
+    hosts = pool.start(size)
+    inventory = fleet_inventory(f"fleet-{run}-{size}", hosts)
+    seconds = run_playbook(SITE, inventory, f"fleet-{run}-site-{size}").seconds
+    log(f"C site run {run}: site.yml on {size} fresh host(s): {seconds:.1f}s")
+    return hosts, inventory, seconds
+
+
+def site_runs(pool, runs, size):
+    """Returns the per-run timings and the last run's hosts (kept) with their inventory."""
+    results = []
+    for i in range(1, runs + 1):
+        single, _, one = site(pool, i, 1)
+        pool.remove(single)
+        hosts, inventory, many = site(pool, i, size)
+        results.append({"one": one, "many": many})
+        log(f"C site run {i}/{runs}: {size} hosts / 1 host = {many / one:.2f}")
+        if i < runs:
+            pool.remove(hosts)
+    return results, hosts, inventory
+
+
+def deploys(inventory, runs, size):
+    run_playbook(SAMPLE_HOST, inventory, "fleet-sample-1")
+    first = run_playbook(DEPLOY, inventory, "fleet-deploy-1", "-e", "deploy_serial=100%").seconds
+    log(f"C deploy: release 1 (installs the app) on {size} hosts in one batch: {first:.1f}s")
+    timed = []
+    for release in range(2, runs + 2):
+        run_playbook(SAMPLE_HOST, inventory, f"fleet-sample-{release}", "-e", f"sample_release={release}")
+        deploy = run_playbook(DEPLOY, inventory, f"fleet-deploy-{release}")
+        if deploy.changed == 0:
+            raise BenchError(f"the deploy of a new SHA changed nothing ({deploy.log})")
+        timed.append(deploy.seconds)
+        # deploy.yml is one play: Ansible prints its header once per serial batch.
+        batches = len(re.findall(r"^PLAY \[", deploy.log.read_text(), re.M))
+        log(f"C deploy {release - 1}/{runs}: a new SHA (release {release}) to {size} hosts in {batches} batch(es): "
+            f"{deploy.seconds:.1f}s")
+    return first, timed, batches
+
+
+def run(pool, site_count, deploy_count, size):
+    absent = missing()
+    if absent:
+        raise BenchError(f"C needs {', '.join(absent)} (not there yet)")
+    sites, hosts, inventory = site_runs(pool, site_count, size)
+    try:
+        first, timed, batches = deploys(inventory, deploy_count, size)
+    finally:
+        pool.remove(hosts)
+    return {"sites": sites, "first_deploy": first, "deploys": timed, "batches": batches}
+
+
+def rows(results, size):
+    sites = results["sites"]
+    return [
+        Row("C", "site.yml, 1 fresh host", [r["one"] for r in sites], "s"),
+        Row("C", f"site.yml, {size} fresh hosts at once", [r["many"] for r in sites], "s"),
+        Row("C", f"site.yml, {size} hosts / 1 host", [r["many"] / r["one"] for r in sites], "x",
+            note=f"{size}x the work on {os.cpu_count()} CPUs"),
+        Row("C", f"deploy.yml, new SHA to {size} hosts", results["deploys"], "s",
+            note=f"the playbook's own batches ({results['batches']} here) and health gate"),
+        Row("C", f"deploy.yml, first deploy to {size} hosts", [results["first_deploy"]], "s",
+            note="set-up of the above (installs the app), one batch"),
+    ]
