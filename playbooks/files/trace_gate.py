@@ -3,12 +3,15 @@
 
 Did the app, restarted on the commit just deployed, send a trace that reached the local agent?
 
-    trace_gate.py --agent standin|datadog --url APP_URL --service S --env E --version SHA
+    trace_gate.py --agent standin|datadog [--url APP_URL] --service S --env E --version SHA
                   [--unit UNIT ...] [--agent-port 8126] [--debug-port 5012] [--timeout 60]
 
 It asks the app itself (GET APP_URL, again every few seconds), then reads what the local agent
 received. It prints one JSON object ({"ok": ..., "summary": ..., ...}) and exits 0 when the gate
 passes, 1 when it does not.
+
+Without --url (a host that serves no web requests, e.g. one that only runs the Celery worker: its
+traces start on the web hosts) only the --unit checks below are made, and at least one is needed.
 
 --agent standin (the harness's stand-in agent; its trace intake is Datadog's APM test agent):
     the spans themselves are read back from GET http://127.0.0.1:<agent-port>/test/session/traces.
@@ -193,7 +196,7 @@ def datadog(args, started_ns):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--agent", choices=["standin", "datadog"], required=True)
-    parser.add_argument("--url", required=True, help="a URL of the app that makes a traced request")
+    parser.add_argument("--url", help="a URL of the app that makes a traced request (none: check the units only)")
     parser.add_argument("--service", required=True)
     parser.add_argument("--env", required=True)
     parser.add_argument("--version", required=True)
@@ -202,23 +205,33 @@ def main():
     parser.add_argument("--debug-port", type=int, default=5012)
     parser.add_argument("--timeout", type=float, default=60)
     args = parser.parse_args()
+    if args.url is None and not args.unit:
+        parser.error("without --url (no web requests on this host) at least one --unit is needed")
 
     started_ns = time.time_ns()
     units, bad_units = check_units(args)
-    result = (standin if args.agent == "standin" else datadog)(args, started_ns)
+    if args.url is None:
+        result = {"ok": True, "units_only": True}
+    else:
+        result = (standin if args.agent == "standin" else datadog)(args, started_ns)
     result.update(agent=args.agent, expected={"service": args.service, "env": args.env, "version": args.version},
                   units=units)
     if bad_units:
         result["ok"] = False
         result["units_error"] = [f"{u['unit']}: {u.get('error') or 'DD_VERSION=%s DD_ENV=%s' % (u.get('DD_VERSION'), u.get('DD_ENV'))}"
                                  for u in bad_units]
-    if result["ok"] and args.agent == "standin":
+    if result["ok"] and result.get("units_only"):
+        result["summary"] = (f"serves no web requests (its traces start on the web hosts); "
+                             f"{', '.join(args.unit)} run with DD_VERSION={args.version} DD_ENV={args.env}")
+    elif result["ok"] and args.agent == "standin":
         t = result["trace"]
         result["summary"] = (f"trace '{t['resource']}' ({t['spans']} spans) reached the stand-in agent with "
                              f"service={t['service']} env={t['env']} version={t['version']}")
     elif result["ok"]:
         result["summary"] = (f"the trace-agent received {result['python_traces_last_minute']} python traces in the last "
                              f"minute after the restart; the app runs with DD_VERSION={args.version} DD_ENV={args.env}")
+    elif result.get("units_only"):
+        result["summary"] = "the app's units do not run the deployed version"
     else:
         result["summary"] = "no fresh trace with the expected tags reached the agent"
     print(json.dumps(result, sort_keys=True))

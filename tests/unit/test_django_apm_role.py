@@ -66,6 +66,8 @@ BAD = {
     "bad_foreign_dotenv": ({"_foreign_dotenv": "SECRET_KEY=kept-by-hand\n"}, "sets SECRET_KEY"),
     "bad_venv": ({"django_apm_venv": "/nonexistent/venv"}, "django_apm_venv (/nonexistent/venv) has no bin/python"),
     "bad_user": ({"django_apm_app_user": "no-such-user-x"}, "django_apm_app_user (no-such-user-x) does not exist"),
+    "bad_no_unit": ({"django_apm_manage_units": True, "django_apm_gunicorn_enabled": False, "django_apm_celery_enabled": False},
+                    "django_apm_gunicorn_enabled and django_apm_celery_enabled are both false"),
 }
 SEED_BLOCK = """
 # --- Datadog APM ---

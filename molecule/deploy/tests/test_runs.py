@@ -1,7 +1,8 @@
 """Nested runs of the real playbooks against the converged host, in this order (the last one
 removes the agent): check mode of site.yml and deploy.yml (nothing to change), a rolling deploy of
-a broken release stopped by the health gate of its first batch, a rollback to a known SHA, then
-remove.yml (check mode first). Every log is kept under runs/ and grepped for the secrets.
+a broken release stopped by the health gate of its first batch, a rollback to a known SHA, the host
+deployed as a worker-only host and back, then remove.yml (check mode first). Every log is kept
+under runs/ and grepped for the secrets.
 """
 
 import os
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from deployhelpers import (AGENT_UNITS, APP, UNITS, WORK, assert_no_secret, dotenv, head_sha, hostname, http_get,
+from deployhelpers import (AGENT_UNITS, APP, ENV, UNITS, WORK, assert_no_secret, dotenv, head_sha, hostname, http_get,
                            records, remote_sha, run_playbook, runs_dir, tail)
 
 
@@ -72,6 +73,31 @@ def test_a_rollback_to_a_known_sha_passes_the_gate(host):
     # The same SHA again: nothing to do.
     rc, log, recap = run_playbook(host, "rollback-again", "deploy", "-e", f"deploy_version={good}")
     assert rc == 0 and recap["changed"] == 0, tail(log)
+
+
+def test_a_worker_only_host_drops_gunicorn_and_its_gate_checks_the_units(host):
+    """The same host deployed as a worker-only host (django_apm_gunicorn_enabled false): gunicorn
+    stopped, disabled and removed, the worker untouched, the gate made on the units' version
+    (there is no web server to ask); then gunicorn again."""
+    good = records(host)["release2"]["sha"]
+    gunicorn, celery = UNITS
+    celery_pid = host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip()
+    rc, log, recap = run_playbook(host, "worker-only", "deploy", "-e", f"deploy_version={good}",
+                                  "-e", '{"django_apm_gunicorn_enabled": false}')
+    assert rc == 0 and recap["failed"] == 0 and recap["changed"] >= 1, tail(log)
+    flat = " ".join(log.split())  # the callback folds long messages over lines
+    assert "passed: no web server here; serves no web requests" in flat, tail(log)
+    assert f"{celery} run with DD_VERSION={good} DD_ENV={ENV}" in flat, tail(log)
+    assert not host.file(f"/etc/systemd/system/{gunicorn}").exists
+    assert host.run(f"systemctl show -p ActiveState --value {gunicorn}").stdout.strip() == "inactive"
+    assert host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip() == celery_pid, "the worker restarted"
+    assert_no_secret(log, "a worker-only deploy")
+
+    rc, log, recap = run_playbook(host, "web-again", "deploy", "-e", f"deploy_version={good}")
+    assert rc == 0 and recap["failed"] == 0, tail(log)
+    assert "passed: http://127.0.0.1:8000/health/ answered 200" in log, tail(log)
+    assert host.service(gunicorn).is_running and host.service(gunicorn).is_enabled
+    assert host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip() == celery_pid, "the worker restarted"
 
 
 def test_remove_check_mode_then_remove(host):

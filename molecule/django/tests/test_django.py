@@ -309,6 +309,24 @@ def test_a_unit_change_restarts_that_unit_only(side_effect):
         assert celery["units"][unit] == after["units"][unit]
 
 
+def test_a_unit_switched_off_is_stopped_disabled_and_removed_alone(host, side_effect):
+    celery, worker_only = side_effect["after_celery_change"], side_effect["worker_only"]
+    gunicorn = worker_only["units"]["upstream-gunicorn.service"]
+    assert (gunicorn["load"], gunicorn["active"], gunicorn["pid"]) == ("not-found", "inactive", "0"), gunicorn
+    assert worker_only["dotenv_sha256"] == celery["dotenv_sha256"]
+    for unit in ["upstream-celery.service", *AGENT_UNITS]:
+        assert worker_only["units"][unit] == celery["units"][unit], f"{unit} was touched"
+
+
+def test_a_unit_switched_back_on_is_started_and_enabled_alone(host, side_effect):
+    worker_only, again = side_effect["worker_only"], side_effect["web_again"]
+    gunicorn = again["units"]["upstream-gunicorn.service"]
+    assert (gunicorn["load"], gunicorn["active"], gunicorn["enabled"]) == ("loaded", "active", "enabled"), gunicorn
+    assert gunicorn["pid"] != "0"
+    for unit in ["upstream-celery.service", *AGENT_UNITS]:
+        assert again["units"][unit] == worker_only["units"][unit], f"{unit} was touched"
+
+
 # --- last: the agent goes away -----------------------------------------------------------------
 
 def test_app_answers_with_the_agent_stopped(host):
