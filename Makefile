@@ -12,6 +12,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 STAGE := molecule/harness/stage.sh
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k agent"`.
 PYTEST_ARGS ?=
+# pytest-xdist workers for the Molecule scenarios: 2 runs the two lanes of
+# tests/molecule/test_scenarios.py side by side; 0 runs everything in one process.
+TEST_WORKERS ?= 2
+LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
 .PHONY: help setup venv docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean
 
@@ -53,10 +57,10 @@ unit: venv ## fast tests, no containers
 	@$(STAGE) "fast tests" pytest -m "not molecule" $(PYTEST_ARGS)
 
 molecule: setup ## every Molecule scenario CI runs
-	@$(STAGE) "molecule scenarios" pytest -m molecule $(PYTEST_ARGS)
+	@$(STAGE) "molecule scenarios" pytest -m molecule $(LANES) $(PYTEST_ARGS)
 
 test: setup lint ## the README's test command: set up, lint, fast tests, every CI scenario
-	@$(STAGE) "tests (fast + molecule)" pytest $(PYTEST_ARGS)
+	@$(STAGE) "tests (fast + molecule)" pytest $(LANES) $(PYTEST_ARGS)
 
 bench: setup ## the figures the issues ask of bench/, as one table
 	@$(STAGE) "bench" python bench/run.py

@@ -1,8 +1,55 @@
-"""Shared test set-up: the tools of the interpreter running pytest (the venv) come first on PATH."""
+"""Shared test set-up.
+
+- The tools of the interpreter running pytest (the venv) come first on PATH.
+- The fast tests run first (a broken role fails within minutes), then the Molecule scenarios.
+- `--lanes` (used by `make test` with `-n 2`): pytest-xdist runs two lanes side by side, one per
+  worker, each from start to end, so two Molecule scenarios run at a time. The scenarios' lanes
+  are in tests/molecule/test_scenarios.py (LANES); every other test is in lane "b". (xdist's own
+  `--dist loadgroup` cannot do this with pytest 9.2: it renames node ids through an attribute
+  pytest no longer reads.)
+"""
 
 import os
+import re
 import sys
 from pathlib import Path
 
+import pytest
+
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 os.environ.setdefault("ANSIBLE_CONFIG", str(Path(__file__).resolve().parents[1] / "ansible.cfg"))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "molecule"))
+from test_scenarios import LANES  # noqa: E402  (the list of scenario runs and their lanes)
+
+FAST_LANE = "b"
+_SCENARIO_ID = re.compile(r"::test_molecule_scenario\[(?P<id>[^\]]+)\]$")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--lanes", action="store_true",
+                     help="with -n 2: one worker per lane of tests/molecule/test_scenarios.py (LANES)")
+
+
+def lane_of(nodeid):
+    match = _SCENARIO_ID.search(nodeid)
+    return LANES[match["id"]] if match else FAST_LANE
+
+
+def pytest_collection_modifyitems(items):
+    # Fast tests first, then the scenarios in CI_RUNS order (the sort is stable).
+    items.sort(key=lambda item: _SCENARIO_ID.search(item.nodeid) is not None)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    if not config.getoption("lanes"):
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):
+        """xdist's load-by-scope scheduler with the lane as the scope: a lane stays on one worker."""
+
+        def _split_scope(self, nodeid):
+            return f"lane-{lane_of(nodeid)}"
+
+    return LaneScheduling(config, log)

@@ -14,18 +14,22 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "logs"
 
-# (scenario, platform or None for all platforms of the base config)
+# (scenario, platform or None for all platforms of the base config, lane). `make test` runs two
+# pytest-xdist workers, one per lane (tests/conftest.py), so two scenarios run at a time; the lanes
+# are balanced by the minutes each scenario took in a serial run (in the comments). The fast tests
+# run first, in lane "b".
 CI_RUNS = [
-    ("smoke", None),
-    ("agent", None),
-    ("upgrade", "upgrade-debian12"),
-    ("absent", "absent-debian12"),
-    ("bad_input", "bad_input-debian12"),
-    # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks below
+    ("deploy", "deploy-debian12", "a"),  # 13 min
+    ("absent", "absent-debian12", "a"),  # 2
+    ("bad_input", "bad_input-debian12", "a"),  # 1.5
+    ("smoke", None, "a"),  # 2.5
+    # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django`).
-    ("django", "django-debian13"),
-    ("deploy", "deploy-debian12"),
+    ("django", "django-debian13", "b"),  # 7
+    ("agent", None, "b"),  # 5.5
+    ("upgrade", "upgrade-debian12", "b"),  # 5.5
 ]
+LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 NOT_IN_CI = {
     "datadog_repo": "uses Datadog's real repository and keys: needs the internet",
 }
@@ -36,14 +40,14 @@ def _scenario_dirs():
 
 
 def test_every_scenario_is_accounted_for():
-    listed = {s for s, _ in CI_RUNS} | set(NOT_IN_CI)
+    listed = {s for s, _, _ in CI_RUNS} | set(NOT_IN_CI)
     assert set(_scenario_dirs()) <= listed, "scenario folders missing from CI_RUNS/NOT_IN_CI"
-    assert {s for s, _ in CI_RUNS} <= set(_scenario_dirs()), "CI_RUNS names a missing scenario"
+    assert {s for s, _, _ in CI_RUNS} <= set(_scenario_dirs()), "CI_RUNS names a missing scenario"
 
 
 @pytest.mark.molecule
 @pytest.mark.parametrize(
-    "scenario,platform", CI_RUNS, ids=[f"{s}-{p}" if p else s for s, p in CI_RUNS]
+    "scenario,platform", [(s, p) for s, p, _ in CI_RUNS], ids=list(LANES)
 )
 def test_molecule_scenario(scenario, platform):
     LOGS.mkdir(parents=True, exist_ok=True)
