@@ -16,3 +16,35 @@ def wait_for(fetch, check, what, deadline=60.0):
         if time.monotonic() > end:
             pytest.fail(f"timed out after {deadline}s waiting for {what}; last: {str(result)[:3000]}")
         time.sleep(1)
+
+
+# Numbers the tracer makes up itself (random ids, clock readings, its process id). No PHI travels
+# in them, and a digit needle such as a patient id turns up inside them by chance: trace_id
+# 12246862954123456084 "contains" 12345. They are left out of the PHI search; everything else is in.
+TRACER_NUMBERS = frozenset({"trace_id", "span_id", "parent_id", "start", "duration", "process_id"})
+
+
+def span_contents(traces):
+    """(text, numbers) of every span: text joins every key and string value at any depth (meta,
+    resource, meta_struct...), numbers holds every other number (metrics...), so a PHI search is
+    `needle not in text` plus, for a digit needle, `int(needle) not in numbers`."""
+    texts, numbers = [], set()
+
+    def walk(value):
+        if isinstance(value, dict):
+            for key, item in value.items():
+                texts.append(str(key))
+                if key not in TRACER_NUMBERS:
+                    walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+        elif isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            numbers.add(value)
+        elif value is not None:
+            texts.append(str(value))
+
+    walk(traces)
+    return "\n".join(texts), numbers
