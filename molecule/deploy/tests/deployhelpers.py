@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
-from apmtest import wait_for  # noqa: E402,F401  (shared; test_deploy imports it from here)
+from apmtest import http_get, wait_for  # noqa: E402,F401  (shared; the tests import them from here)
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parents[1]))
@@ -85,22 +85,6 @@ def run_playbook(host, name, playbook, *args, inventory=None, limit=True):
     return proc.returncode, log, recap(log, target)
 
 
-def _q(text):
-    return "'" + str(text).replace("'", "'\"'\"'") + "'"
-
-
-def http_get(host, url, timeout=10):
-    """(status, body) of a GET made on the host itself."""
-    code = ("import sys, urllib.request as u, urllib.error as e\n"
-            "try:\n    r = u.urlopen(sys.argv[1], timeout=float(sys.argv[2])); s, b = r.status, r.read()\n"
-            "except e.HTTPError as x:\n    s, b = x.code, x.read()\n"
-            "print(s); sys.stdout.write(b.decode(errors='replace'))")
-    res = host.run(f"python3 -c {_q(code)} {_q(url)} {timeout}")
-    assert res.rc == 0, res.stderr
-    status, _, body = res.stdout.partition("\n")
-    return int(status), body
-
-
 def traces(host):
     return json.loads(http_get(host, "http://127.0.0.1:8126/test/session/traces")[1])
 
@@ -128,13 +112,5 @@ def dotenv(host):
     return values
 
 
-def unit_state(host):
-    out = {}
-    for unit in UNITS + AGENT_UNITS:
-        show = host.check_output(f"systemctl show -p MainPID -p ActiveEnterTimestampMonotonic {unit}")
-        out[unit] = dict(line.split("=", 1) for line in show.splitlines() if "=" in line)
-    return out
-
-
 def records(host):
-    return json.loads(host.file("/root/ddapm_deploy.json").content_string)
+    return json.loads(host.file("/root/ddapm_record.json").content_string)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
-from apmtest import span_contents, wait_for  # noqa: E402
+from apmtest import http_get, quote as _q, span_contents, wait_for  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_VARS = yaml.safe_load((HERE.parent / "vars/django.yml").read_text())
@@ -58,19 +58,6 @@ def run_py(host, code, *args, user=None):
     if user:
         quoted = f"runuser -u {user} -- {quoted}"
     return host.run(quoted)
-
-
-def _q(text):
-    return "'" + str(text).replace("'", "'\"'\"'") + "'"
-
-
-def http_get(host, url, timeout=10):
-    res = run_py(host, "import sys, urllib.request as u\n"
-                       "r = u.urlopen(sys.argv[1], timeout=float(sys.argv[2]))\n"
-                       "print(r.status); sys.stdout.write(r.read().decode())", url, str(timeout))
-    assert res.rc == 0, res.stderr
-    status, _, body = res.stdout.partition("\n")
-    return int(status), body
 
 
 def agent(host, path):
@@ -282,7 +269,7 @@ def test_redis_only_traces_are_dropped_by_the_sampling_rule(host):
 
 @pytest.fixture(scope="module")
 def side_effect(host):
-    return json.loads(host.file("/root/django_apm_side_effect.json").content_string)
+    return json.loads(host.file("/root/ddapm_record.json").content_string)
 
 
 def test_check_mode_changed_and_restarted_nothing(side_effect):

@@ -5,6 +5,23 @@ import time
 import pytest
 
 
+def quote(text):
+    """text as one single-quoted shell word."""
+    return "'" + str(text).replace("'", "'\"'\"'") + "'"
+
+
+def http_get(host, url, timeout=10):
+    """(status, body) of a GET made on the host itself (an HTTP error status is returned too)."""
+    code = ("import sys, urllib.request as u, urllib.error as e\n"
+            "try:\n    r = u.urlopen(sys.argv[1], timeout=float(sys.argv[2])); s, b = r.status, r.read()\n"
+            "except e.HTTPError as x:\n    s, b = x.code, x.read()\n"
+            "print(s); sys.stdout.write(b.decode(errors='replace'))")
+    res = host.run(f"python3 -c {quote(code)} {quote(url)} {timeout}")
+    assert res.rc == 0, res.stderr
+    status, _, body = res.stdout.partition("\n")
+    return int(status), body
+
+
 def wait_for(fetch, check, what, deadline=60.0):
     """Poll fetch() until check(result) is truthy and return that; fail with the last result."""
     end = time.monotonic() + deadline
