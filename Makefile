@@ -72,7 +72,7 @@ demo: setup ## the whole flow on one local container host: agent (stand-in), app
 	@$(STAGE) "demo: Redis and the sample app's git repository on the host" $(DEMO) sample
 	@$(STAGE) "demo: playbooks/site.yml against inventory/local" $(DEMO) site
 	@$(STAGE) "demo: playbooks/deploy.yml against inventory/local" $(DEMO) deploy
-	@$(STAGE) "demo: what reached the agent" $(DEMO) show
+	@$(STAGE) "demo: what reached the (stand-in) agent" $(DEMO) show
 
 demo-clean: ## remove what make demo started (the ddapm-local container)
 	@$(STAGE) "demo clean" $(DEMO) down

@@ -98,7 +98,7 @@ show() {
   step=show
   local sha env service
   sha=$(in_host git -c safe.directory="$app" -C "$app" rev-parse HEAD)
-  # What the inventory says (ddapm_env, ddapm_service), to compare with what reached the agent.
+  # What the inventory says (ddapm_env, ddapm_service), to compare with what reached the stand-in agent.
   read -r env service < <(ansible-inventory --host "$name" \
     | python3 -c 'import json, sys; v = json.load(sys.stdin); print(v["ddapm_env"], v["ddapm_service"])')
   printf '\n=== The agent on %s: %s\n' "$name" "$(in_host datadog-agent version)"
@@ -113,7 +113,7 @@ show() {
     | sed -E "s/^(DD_API_KEY|[A-Z0-9_]*(SECRET|PASSWORD|TOKEN|DSN|_KEY)[A-Z0-9_]*)=('[^']+'|\"[^\"]+\")$/\1='********'/" \
     | sed 's/^/    /'
 
-  printf '\n=== A trace the app just sent (GET /health/), as the agent received it\n'
+  printf '\n=== A trace the app just sent (GET /health/), as the stand-in agent received it\n'
   local report
   report=$(docker exec -i "$name" python3 - --agent standin --url http://127.0.0.1:8000/health/ \
              --service "$service" --env "$env" --version "$sha" --timeout 30 \
