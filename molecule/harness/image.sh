@@ -8,7 +8,7 @@ set -euo pipefail
 suite=${1:?usage: image.sh bookworm|trixie}
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-debian,python3-venv,ca-certificates,gpg,iproute2,procps,git,redis-server,sudo,less
+packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-debian,python3-venv,ca-certificates,gpg,iproute2,procps,git,redis-server,postgresql,sudo,less
 recipe=$( (cat "$0"; echo "$packages") | sha256sum | cut -c1-16)
 tag=ddapm-host:$suite
 
@@ -22,6 +22,11 @@ echo "image $tag: debootstrap $suite (recipe $recipe)"
 debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" >"$root.log" 2>&1 \
   || { tail -n 30 "$root.log" >&2; exit 1; }
 rm -f "$root.log"
+
+# Debian's postgresql creates its cluster in its postinst, which debootstrap's chroot skips: create
+# it here as the package would (started by systemd's postgresql@<version>-main at boot, local only).
+chmod 0755 "$root"  # mktemp made it 0700: the postgres user must reach its files
+chroot "$root" sh -c 'pg_createcluster "$(ls /usr/lib/postgresql | sort -n | tail -n1)" main' >/dev/null
 
 # A container host: no console, no udev/kernel jobs, journal kept in memory, offline apt.
 ln -sf /lib/systemd/system/multi-user.target "$root/etc/systemd/system/default.target"
