@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
-.PHONY: help setup venv docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean
+.PHONY: help setup venv docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -64,6 +64,15 @@ test: setup lint ## the README's test command: set up, lint, fast tests, every C
 
 bench: setup ## the figures the issues ask of bench/, as one table
 	@$(STAGE) "bench" python bench/run.py
+
+# The repository as the collection ddapm.django_datadog (galaxy.yml; README "Use it in your project").
+VERSION ?=
+
+collection: venv ## build dist/ddapm-django_datadog-<galaxy.yml version>.tar.gz from the working tree
+	@$(STAGE) "collection tarball" python tools/release.py --build-only
+
+release: venv ## make release VERSION=x.y.z: CHANGELOG from changelogs/fragments, commit, tag x.y.z, dist/ tarball
+	@python tools/release.py "$(VERSION)"
 
 DEMO := molecule/harness/demo.sh
 
