@@ -24,7 +24,7 @@ CI_RUNS = [
     ("bad_input", "bad_input-debian12", "a"),  # 1.5
     ("smoke", None, "a"),  # 2.5
     # The collection built, installed offline from its tarball and converged by FQCN role names.
-    ("collection", "collection-debian12", "a"),  # 4 (on a loaded machine)
+    ("collection", "collection-debian12", "a"),  # 2 (4 on a loaded machine)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django`).
     ("django", "django-debian13", "b"),  # 7
