@@ -1,6 +1,7 @@
 """datadog_agent: what the role computes on the controller, rendered by ansible-playbook on localhost
-(no containers): datadog.yaml from defaults and edge values, version normalisation, key file names,
-the deb822 source text, check files, and the preflight messages."""
+(no containers): the role's own preflight.yml (its messages, and the facts it sets), then
+datadog.yaml, the check files and the deb822 source text from the very expressions the role's
+tasks use (read from configure.yml and repository.yml), with defaults and edge values."""
 
 import json
 import os
@@ -27,8 +28,12 @@ VALID = {
         "datadog_agent_apm_non_local_traffic": True,
         "datadog_agent_logs_enabled": True,
         "datadog_agent_process_enabled": True,
-        "datadog_agent_config": {"apm_config": {"max_traces_per_second": 5, "enabled": False},
+        "datadog_agent_config": {"apm_config": {"max_traces_per_second": 5, "enabled": False,
+                                                "obfuscation": {"credit_cards": {"luhn": False}}},
                                  "log_level": "warn", "tags": ["replaced:yes"]},
+        "datadog_agent_apm_obfuscate_query_string": False,
+        "datadog_agent_apm_obfuscate_memcached": False,
+        "datadog_agent_remote_configuration": True,
         "datadog_agent_checks": {"redisdb": {"init_config": {}, "instances": [{"host": "127.0.0.1", "password": "p"}]}},
         "datadog_agent_version": "7.61.0",
         "datadog_agent_repo_url": "file:/srv/mirror/",
@@ -36,6 +41,8 @@ VALID = {
         "datadog_agent_key_fingerprints": ["09A8 FCFD 367B 690D 5442  9553 C2B2 2CE5 544F 51F2"],
     },
     "tags-list": {"datadog_agent_tags": ["a:b", "c"], "datadog_agent_version": "7.61.0-1"},
+    "http-key-pinned": {"datadog_agent_key_urls": ["http://keys.example.com/k.public"],
+                        "datadog_agent_key_fingerprints": ["09A8FCFD367B690D54429553C2B22CE5544F51F2"]},
     "epoch": {"datadog_agent_version": "1:7.61.0-1"},
     "rc": {"datadog_agent_version": "2:7.62.0~rc.3-4"},
     "latest": {"datadog_agent_version": "latest"},
@@ -44,7 +51,6 @@ VALID = {
 INVALID = {
     "no-key": ({"datadog_agent_api_key": ""}, ["datadog_agent_api_key: expected a Datadog API key, 32 hexadecimal"]),
     "short-key": ({"datadog_agent_api_key": KEY[:-1]}, ["got a value of 31 characters"]),
-    "site": ({"datadog_agent_site": "datadoghq.org"}, ["datadog_agent_site: expected one of datadoghq.com"]),
     "port": ({"datadog_agent_apm_receiver_port": 0}, ["datadog_agent_apm_receiver_port: expected an integer port"]),
     "env": ({"datadog_agent_env": " "}, ["datadog_agent_env: expected a non-empty string"]),
     "hostname": ({"datadog_agent_hostname": "bad host"}, ["datadog_agent_hostname: expected null or a valid host name"]),
@@ -57,6 +63,16 @@ INVALID = {
     "key-urls-dup": ({"datadog_agent_key_urls": ["file:///a/k.asc", "file:///b/k.gpg"]}, ["must be distinct"]),
     "fingerprint": ({"datadog_agent_key_fingerprints": ["ABCD"]}, ["datadog_agent_key_fingerprints: expected"]),
     "repo": ({"datadog_agent_repo_url": "apt.datadoghq.com"}, ["datadog_agent_repo_url: expected"]),
+    "config-port": ({"datadog_agent_config": {"apm_config": {"receiver_port": 0}}},
+                    ["datadog_agent_config.apm_config.receiver_port: expected an integer port between 1 and 65535"]),
+    "config-obfuscation": ({"datadog_agent_config": {"apm_config": {"obfuscation": {"redis": {"remove_all_args": "yes"}}}}},
+                           ["datadog_agent_config.apm_config.obfuscation.redis.remove_all_args: expected true or false"]),
+    "config-remote": ({"datadog_agent_config": {"remote_configuration": {"enabled": "false"}}},
+                      ["datadog_agent_config.remote_configuration.enabled: expected true or false"]),
+    "http-key-unpinned": ({"datadog_agent_key_urls": ["http://keys.example.com/k.public"], "datadog_agent_key_fingerprints": []},
+                          ["datadog_agent_key_urls: http://keys.example.com/k.public is plain http"]),
+    "tags-null": ({"datadog_agent_tags": {"owner": None}}, ["datadog_agent_tags: the tag 'owner' has no value"]),
+    "tags-comma": ({"datadog_agent_tags": {"team": "apm,web"}}, ["the value 'apm,web' of the tag 'team' contains a comma"]),
     "many": ({"datadog_agent_env": "", "datadog_agent_apm_receiver_port": 99999},
              ["datadog_agent_env:", "datadog_agent_apm_receiver_port:"]),
 }
@@ -68,16 +84,37 @@ CASE_TASKS = """
       ansible.builtin.include_vars: {role}/vars/main.yml
     - name: Inputs ({name})
       ansible.builtin.include_vars: {case}
+    - name: Preflight ({name})
+      block:
+        - name: The role's preflight ({name})
+          ansible.builtin.include_tasks: {role}/tasks/preflight.yml
+        - name: No error ({name})
+          ansible.builtin.set_fact:
+            case_errors: []
+      rescue:
+        - name: Errors ({name})
+          ansible.builtin.set_fact:
+            case_errors: "{{{{ ansible_failed_result.msg[1:] }}}}"
     - name: "CASE {name}"
       ansible.builtin.debug:
         msg: "{{{{ {payload} }}}}"
+      vars: {task_vars}
 """
-PAYLOAD_VALID = ("{'errors': _datadog_agent_preflight_errors, 'yaml': lookup('ansible.builtin.template', 'datadog.yaml.j2'),"
-                 " 'wanted': _datadog_agent_version_wanted, 'pinned': _datadog_agent_version_pinned | bool,"
+PAYLOAD_VALID = ("{'errors': case_errors, 'yaml': lookup('ansible.builtin.template', 'datadog.yaml.j2'),"
+                 " 'wanted': _datadog_agent_version.wanted, 'pinned': _datadog_agent_version.pinned,"
                  " 'key_files': _datadog_agent_key_files, 'source': _datadog_agent_source_content,"
-                 " 'checks': _datadog_agent_checks_content, 'fingerprints': _datadog_agent_key_fingerprints_norm,"
-                 " 'legacy_regex': _datadog_agent_legacy_regex}")
-PAYLOAD_INVALID = "{'errors': _datadog_agent_preflight_errors}"
+                 " 'checks': dict(__datadog_agent_checks_to_write | map(attribute='name')"
+                 " | zip(__datadog_agent_checks_to_write | map(attribute='content'))),"
+                 " 'fingerprints': _datadog_agent_key_fingerprints_norm, 'legacy_regex': _datadog_agent_legacy_regex}")
+PAYLOAD_INVALID = "{'errors': case_errors}"
+
+
+def _task_vars():
+    """The variables of the role's tasks that compute datadog.yaml, the check files and the source."""
+    configure = yaml.safe_load((ROLE / "tasks" / "configure.yml").read_text())
+    repository = yaml.safe_load((ROLE / "tasks" / "repository.yml").read_text())
+    source = next(t for t in repository if "ansible.builtin.deb822_repository" in t)
+    return {**configure[0]["vars"], **source["vars"], "_datadog_agent_probe": {"by_path": {}}}
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +129,13 @@ def rendered(tmp_path_factory):
             case = tmp / f"{kind}-{name}.yml"
             case.write_text(yaml.safe_dump({"datadog_agent_api_key": KEY, **overrides}))
             tasks.append(CASE_TASKS.format(name=f"{kind}-{name}", role=ROLE, case=case,
-                                           payload=PAYLOAD_VALID if kind == "valid" else PAYLOAD_INVALID))
+                                           payload=PAYLOAD_VALID if kind == "valid" else PAYLOAD_INVALID,
+                                           task_vars=json.dumps(_task_vars() if kind == "valid" else {})))
     playbook = tmp / "render.yml"
     playbook.write_text("---\n- name: Render\n  hosts: localhost\n  connection: local\n  gather_facts: false\n"
                         "  tasks:" + "".join(tasks))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
                            "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
                           capture_output=True, text=True, env=env, cwd=tmp, timeout=120, check=False)
@@ -118,8 +156,12 @@ def test_defaults_render(rendered):
     assert r["errors"] == []
     assert _yaml(r) == {
         "api_key": KEY, "site": "datadoghq.com",
-        "apm_config": {"enabled": True, "receiver_port": 8126, "apm_non_local_traffic": False},
+        "apm_config": {"enabled": True, "receiver_port": 8126, "apm_non_local_traffic": False, "obfuscation": {"http": {"remove_query_string": True}, "redis": {"enabled": True, "remove_all_args": True},
+                                       "valkey": {"enabled": True, "remove_all_args": True},
+                                       "memcached": {"enabled": True, "keep_command": False},
+                                       "credit_cards": {"enabled": True, "luhn": True}}},
         "logs_enabled": False, "process_config": {"process_collection": {"enabled": False}},
+        "remote_configuration": {"enabled": False},
     }
     assert r["wanted"] == "" and r["pinned"] is False
     assert [f["dest"] for f in r["key_files"]] == [
@@ -134,8 +176,13 @@ def test_edge_values_render_and_deep_merge(rendered):
     assert _yaml(r) == {
         "api_key": KEY, "site": "datadoghq.eu", "hostname": "web-1.example.com", "env": "prod",
         "tags": ["replaced:yes"],  # datadog_agent_config wins, lists replaced
-        "apm_config": {"enabled": False, "receiver_port": 9126, "apm_non_local_traffic": True, "max_traces_per_second": 5},
+        "apm_config": {"enabled": False, "receiver_port": 9126, "apm_non_local_traffic": True, "max_traces_per_second": 5,
+                       "obfuscation": {"http": {"remove_query_string": False}, "redis": {"enabled": True, "remove_all_args": True},
+                                       "valkey": {"enabled": True, "remove_all_args": True},
+                                       "memcached": {"enabled": False, "keep_command": False},
+                                       "credit_cards": {"enabled": True, "luhn": False}}},
         "logs_enabled": True, "process_config": {"process_collection": {"enabled": True}}, "log_level": "warn",
+        "remote_configuration": {"enabled": True},
     }
     assert r["wanted"] == "1:7.61.0-1"
     assert r["fingerprints"] == ["09A8FCFD367B690D54429553C2B22CE5544F51F2"]

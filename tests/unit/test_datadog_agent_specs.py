@@ -71,10 +71,11 @@ def test_stages_are_tagged_includes():
     for task in main:
         inc = task["ansible.builtin.include_tasks"]
         stage = inc["file"].removesuffix(".yml")
-        tag = {"package": "datadog_agent_install"}.get(stage, f"datadog_agent_{stage}")
+        # The install stage is two files: repository.yml (source, keys, plan) and install.yml (the package).
+        tag = {"repository": "datadog_agent_install"}.get(stage, f"datadog_agent_{stage}")
         assert tag in task["tags"] and tag in inc["apply"]["tags"], task["name"]
         files[stage] = task
-    assert {"preflight", "install", "configure", "service", "verify", "remove"} <= set(files)
+    assert {"preflight", "repository", "install", "configure", "service", "verify", "remove"} <= set(files)
     assert "always" in files["preflight"]["tags"] and "always" in files["preflight"]["ansible.builtin.include_tasks"]["apply"]["tags"]
 
 

@@ -35,10 +35,17 @@ def _expected_datadog_yaml(host):
         "env": "molecule",
         "tags": ["role:web", "role:worker", "team:apm"],
         "apm_config": {"enabled": True, "receiver_port": 8126, "apm_non_local_traffic": False,
-                       "max_traces_per_second": 20},
+                       "max_traces_per_second": 20,
+                       # Datadog's documented obfuscation, on by default (the role's switches).
+                       "obfuscation": {"http": {"remove_query_string": True},
+                                       "redis": {"enabled": True, "remove_all_args": True},
+                                       "valkey": {"enabled": True, "remove_all_args": True},
+                                       "memcached": {"enabled": True, "keep_command": False},
+                                       "credit_cards": {"enabled": True, "luhn": True}}},
         "logs_enabled": True,
         "process_config": {"process_collection": {"enabled": True}},
         "log_level": "warn",
+        "remote_configuration": {"enabled": False},
     }
 
 

@@ -76,3 +76,77 @@ def test_bad_config_change_is_rolled_back(host):
     # And the next regular run has nothing left to do.
     rc, log, recap = run_role(host, "after-rollback")
     assert rc == 0 and recap["changed"] == 0, tail(log)
+
+
+MARKER = "/etc/datadog-agent/.restart-pending"
+RESTART_PENDING = (r"TASK \[datadog_agent : Service \| restart the agent for a configuration an earlier run left unverified\]"
+                   r"[^\n]*\nchanged:")
+
+
+def _running_env(host):
+    """The env the running (stand-in) agent reports: what it read when it last started."""
+    status = host.run("datadog-agent status")
+    match = re.search(r"^\s*env: (\S+)$", status.stdout, re.M)
+    return match.group(1) if match else None
+
+
+def _file_env(host):
+    return yaml.safe_load(host.file("/etc/datadog-agent/datadog.yaml").content_string).get("env")
+
+
+def test_restart_not_lost_after_a_run_that_failed_at_the_apt_refresh(host):
+    # Run 1 rewrites datadog.yaml (env: pending, before the package stage, the agent being
+    # installed), then fails at the APT refresh (a repository that does not exist): no restart.
+    before = agent_state(host)
+    bad = '{"datadog_agent_env": "pending", "datadog_agent_repo_url": "file:/nonexistent/datadog-repo"}'
+    rc, log, recap = run_role(host, "pending-fails-at-refresh", "-e", bad)
+    assert rc != 0 and recap.get("failed") == 1, tail(log)
+    assert "APT could not refresh the lists of file:/nonexistent/datadog-repo" in log, tail(log)
+    assert _file_env(host) == "pending"
+    assert _running_env(host) == "molecule", "the failed run should not have restarted the agent"
+    assert agent_state(host)["MainPID"] == before["MainPID"]
+    assert host.file(MARKER).exists, "the marker written before datadog.yaml changed must survive the failure"
+
+    # Run 2, with the same configuration and the good repository: every file is current, yet the
+    # agent is restarted once and fully verified, and reports the new env.
+    rc, log, recap = run_role(host, "pending-finished", "-v", "-e", '{"datadog_agent_env": "pending"}')
+    assert rc == 0, tail(log)
+    assert re.search(RESTART_PENDING, log), tail(log)
+    assert re.search(r"TASK \[datadog_agent : Verify \| `datadog-agent status` succeeds\][^\n]*\nok:", log), tail(log)
+    after = agent_state(host)
+    assert after["started"] == before["started"] + 1, f"{before} -> {after}" + journal(host)
+    assert _running_env(host) == "pending", journal(host)
+    assert not host.file(MARKER).exists
+    assert host.run("find /etc/datadog-agent -name '*.yaml.*~'").stdout.strip() == ""
+
+    # Run 3: nothing left to do.
+    rc, log, recap = run_role(host, "pending-noop", "-e", '{"datadog_agent_env": "pending"}')
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+    assert agent_state(host)["started"] == before["started"] + 1
+
+    # Back to the scenario's configuration.
+    rc, log, recap = run_role(host, "pending-restore")
+    assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert _running_env(host) == "molecule" and not host.file(MARKER).exists
+
+
+def test_restart_and_verify_again_after_a_run_that_stopped_before_verify(host):
+    # A run that restarted the agent on a new configuration but never verified it (verify skipped,
+    # as when a run is killed after the service stage) leaves the marker; the next run restarts
+    # and verifies.
+    before = agent_state(host)
+    change = '{"datadog_agent_tags": ["team:apm", "stage:unverified"]}'
+    rc, log, recap = run_role(host, "pending-skip-verify", "--skip-tags", "datadog_agent_verify", "-e", change)
+    assert rc == 0, tail(log)
+    assert host.file(MARKER).exists
+    assert agent_state(host)["started"] == before["started"] + 1
+
+    rc, log, recap = run_role(host, "pending-verified", "-e", change)
+    assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert re.search(RESTART_PENDING, log), tail(log)
+    assert agent_state(host)["started"] == before["started"] + 2, journal(host)
+    assert not host.file(MARKER).exists
+
+    rc, log, recap = run_role(host, "pending-restore-tags")
+    assert rc == 0, tail(log)
+    assert not host.file(MARKER).exists

@@ -113,6 +113,18 @@ def test_key_with_the_wrong_fingerprint_is_refused(host):
     assert agent_state(host) == before and healthy(host)
 
 
+def test_key_fetch_failure_names_the_cause(host):
+    before = agent_state(host)
+    source = host.file("/etc/apt/sources.list.d/datadog.sources").content_string
+    url = f"file://{REPO}/keys/no-such-key.asc"
+    rc, log, recap = run_role(host, "key-fetch-missing", "-e", "datadog_agent_version=7.61.0",
+                              "-e", f'{{"datadog_agent_key_urls": ["{url}"]}}')
+    assert rc != 0, tail(log)
+    assert f"Signing keys: {url}: the file does not exist" in log, tail(log)
+    assert host.file("/etc/apt/sources.list.d/datadog.sources").content_string == source
+    assert agent_state(host) == before and healthy(host)
+
+
 def test_repository_signed_by_another_key_fails_clearly(host):
     before = agent_state(host)
     rc, log, recap = run_role(host, "wrong-key-signature", "-e", "datadog_agent_version=7.60.0",

@@ -1,0 +1,67 @@
+"""Validates a rendered YAML file on the host before it replaces the real one (`validate:` of the
+datadog_agent role's configure stage): python3 yaml_check.py PATH main|check.
+
+A full parse with PyYAML, Debian's or else the one the agent package embeds under
+/opt/datadog-agent/embedded (the hosts' minimal python3 has none); structural checks only when
+neither exists. For datadog.yaml (main) also a top-level api_key of 32 hex characters. Exits
+non-zero with a one-line reason that never holds the file's content.
+"""
+
+import glob
+import re
+import sys
+
+
+def load_yaml():
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel
+        return yaml
+    except ImportError:
+        pass
+    # The agent's own PyYAML (pure Python, any python3 can import it), when Debian's is absent.
+    mine = "/opt/datadog-agent/embedded/lib/python{}.{}/site-packages".format(*sys.version_info[:2])
+    sys.path[:0] = [mine] + sorted(glob.glob("/opt/datadog-agent/embedded/lib/python3*/site-packages"))
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel,redefined-outer-name
+        return yaml
+    except ImportError:
+        return None
+
+
+def problem(text, kind, yaml):
+    """Why `text` is not a valid file of this kind ('' when it is)."""
+    body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not body:
+        return "no content"
+    if any("\t" in line[:len(line) - len(line.lstrip())] for line in body):
+        return "tab in indentation"
+    if yaml is not None:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            return "not valid YAML (line {})".format(getattr(getattr(exc, "problem_mark", None), "line", -1) + 1)
+        if not isinstance(data, dict):
+            return "top level is not a mapping"
+        if kind == "main" and not re.fullmatch(r"[0-9a-fA-F]{32}", str(data.get("api_key", ""))):
+            return "api_key missing or malformed"
+        return ""
+    if not re.match(r"^[^\s#-][^:]*:( |$)", body[0]):
+        return "top level is not a mapping"
+    if kind == "main" and not [line for line in body if re.fullmatch(r"api_key: '?[0-9a-fA-F]{32}'?", line)]:
+        return "api_key missing or malformed"
+    return ""
+
+
+def main(argv):
+    path, kind = argv[1], argv[2]
+    with open(path, "rb") as handle:
+        text = handle.read().decode("utf-8")
+    reason = problem(text, kind, load_yaml())
+    if reason:
+        sys.stderr.write(reason + "\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
