@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
-.PHONY: help setup venv docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
+.PHONY: help setup venv hostpkgs docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -34,6 +34,9 @@ $(VENV)/.installed: requirements.txt
 venv: ## a virtualenv with requirements.txt
 	@$(STAGE) "venv (requirements.txt)" $(MAKE) -s $(VENV)/.installed
 
+hostpkgs: ## the Debian packages the fast tests need (molecule/harness/host-packages.txt; apt-get, only the missing)
+	@$(STAGE) "host packages (host-packages.txt)" molecule/harness/hostpkgs.sh
+
 docker: ## a Docker engine (installs docker.io and starts dockerd if none answers)
 	@$(STAGE) "docker engine" molecule/harness/dockerd.sh up
 
@@ -47,13 +50,13 @@ standin: venv ## the stand-in datadog-agent packages and their signed local repo
 wheels: venv ## the offline wheelhouse the test hosts install the sample app from
 	@$(STAGE) "app wheelhouse" molecule/harness/wheels.sh
 
-setup: venv docker images standin wheels ## everything the tests need
+setup: venv hostpkgs docker images standin wheels ## everything the tests need
 
 lint: venv ## yamllint + ansible-lint (production profile)
 	@$(STAGE) "yamllint" yamllint --strict .
 	@$(STAGE) "ansible-lint" ansible-lint --profile production
 
-unit: venv ## fast tests, no containers
+unit: venv hostpkgs ## fast tests, no containers
 	@$(STAGE) "fast tests" pytest -m "not molecule" $(PYTEST_ARGS)
 
 molecule: setup ## every Molecule scenario CI runs

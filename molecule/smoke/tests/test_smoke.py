@@ -76,3 +76,74 @@ def test_status_exits_zero_and_hides_the_key(host):
     assert "stand-in" in res.stdout
     assert "0123456789abcdef0123456789abcdef" not in res.stdout
     assert "bcdef" in res.stdout
+
+
+# The stand-in is at least as strict as the agent where the roles rely on it
+# (molecule/harness/standin/README.md cites the Datadog sources each behaviour follows).
+
+INTAKE = "/var/lib/datadog-standin/intake.yaml"
+
+
+def test_health_fails_when_the_intake_rejects_the_api_key(host):
+    try:
+        host.check_output(f"mkdir -p /var/lib/datadog-standin && echo 'reject_api_keys: all' > {INTAKE}")
+        res = host.run("datadog-agent health")
+        assert res.rc == 1, res.stdout
+        assert "Agent health: FAIL" in res.stdout and "forwarder (API Key ending with bcdef is invalid" in res.stdout
+        assert "0123456789abcdef0123456789abcdef" not in res.stdout + res.stderr
+    finally:
+        host.run(f"rm -f {INTAKE}")
+    res = host.run("datadog-agent health")
+    assert res.rc == 0 and "forwarder" in res.stdout, res.stdout
+
+
+def test_the_ipc_api_needs_the_auth_token(host):
+    token = host.file("/etc/datadog-agent/auth_token")
+    assert token.exists and token.mode == 0o600 and token.user == "dd-agent", (token.mode, token.user)
+    code = ("import urllib.request as u, urllib.error as e\n"
+            "try:\n    u.urlopen('http://127.0.0.1:5001/agent/status', timeout=5); print(200)\n"
+            "except e.HTTPError as x:\n    print(x.code)")
+    assert host.check_output(f"python3 -c \"{code}\"") == "401"
+    # Another user, with a config it can read that points at the agent's token: refused like the real CLI.
+    other = host.run("d=$(mktemp -d) && printf 'api_key: x\\nauth_token_file_path: /etc/datadog-agent/auth_token\\n' "
+                     "> $d/datadog.yaml && chmod -R a+rX $d && "
+                     "setpriv --reuid=nobody --regid=nogroup --clear-groups datadog-agent -c $d status; rc=$?; rm -rf $d; exit $rc")
+    assert other.rc == 1 and "unable to read authentication token file" in other.stderr, other.stdout + other.stderr
+
+
+@pytest.mark.parametrize("bad,why", [
+    ("tags: 5", "tags must be a list of tags or a string"),
+    ("apm_config: yes", "apm_config must be a mapping"),
+    ("apm_config: {receiver_port: eight}", "apm_config.receiver_port must be a port number"),
+    ("api_key: [a, b]", "api_key must be a string, not (hidden)"),
+    ("env: [unclosed", "invalid YAML"),
+])
+def test_the_config_loader_refuses_what_the_agent_would(host, bad, why):
+    res = host.run(f"d=$(mktemp -d) && printf '%s\\n' 'api_key: 0123456789abcdef0123456789abcdef' {_q(bad)} "
+                   f"> $d/datadog.yaml && datadog-agent -c $d hostname; rc=$?; rm -rf $d; exit $rc")
+    assert res.rc == 1 and why in res.stderr, res.stdout + res.stderr
+
+
+def test_the_agent_refuses_to_start_without_an_api_key(host):
+    res = host.run("d=$(mktemp -d) && echo 'env: x' > $d/datadog.yaml && chmod -R a+rX $d && "
+                   "timeout 20 setpriv --reuid=dd-agent --regid=dd-agent --clear-groups "
+                   "datadog-agent -c $d run; rc=$?; rm -rf $d; exit $rc")
+    assert res.rc == 1 and "API key is missing" in res.stderr, res.stdout + res.stderr
+
+
+def test_upgrade_and_remove_scripts_stop_and_disable_the_units(host):
+    """prerm upgrade stops and disables both units (like the current Datadog package); the new
+    version's postinst enables them again and starts the agent once."""
+    prerm, postinst = "/var/lib/dpkg/info/datadog-agent.prerm", "/var/lib/dpkg/info/datadog-agent.postinst"
+    version = host.package("datadog-agent").version
+    host.check_output(f"{prerm} upgrade {version}")
+    for unit in ("datadog-agent", "datadog-agent-trace"):
+        assert not host.service(unit).is_running and not host.service(unit).is_enabled, unit
+    host.check_output(f"{postinst} configure {version}")
+    assert host.service("datadog-agent").is_enabled and host.service("datadog-agent-trace").is_enabled
+    wait = "for i in $(seq 30); do datadog-agent health >/dev/null 2>&1 && exit 0; sleep 1; done; exit 1"
+    assert host.run(wait).rc == 0, journal(host)
+
+
+def _q(text):
+    return "'" + text.replace("'", "'\"'\"'") + "'"

@@ -10,7 +10,8 @@ Commands (a subset of the real CLI, same names and exit codes where it matters):
                      (JSON, http://127.0.0.1:<cmd_port>/agent/status) until SIGTERM
   version            print the baked-in upstream version (7.60.0 / 7.61.0)
   status [-j]        query the running stand-in and print a status report
-  health             PASS when the IPC API and (if APM is on) the trace intake answer
+  health             PASS when the IPC API answers, the forwarder's API key is not rejected by the
+                     (pretend) intake and (if APM is on) the trace intake answers
   configcheck        list the check configurations found under conf.d/
   hostname           print the hostname the stand-in reports
 """
@@ -38,9 +39,11 @@ OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 # --------------------------------------------------------------------------- helpers
 
-def http_get_json(url, timeout=HTTP_TIMEOUT):
-    """GET a local URL and decode its JSON body (raises OSError/ValueError on failure)."""
-    with OPENER.open(url, timeout=timeout) as response:
+def http_get_json(url, timeout=HTTP_TIMEOUT, token=None):
+    """GET a local URL (with the IPC auth token when given) and decode its JSON body (raises
+    OSError/ValueError on failure)."""
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with OPENER.open(request, timeout=timeout) as response:
         return json.loads(response.read().decode("utf-8") or "null")
 
 
@@ -71,6 +74,11 @@ def ipc_url(settings, path):
     return f"http://127.0.0.1:{settings.cmd_port}{path}"
 
 
+def ipc_get(settings, path):
+    """GET an IPC endpoint of the running agent with its auth token (exit 1 if it is unreadable)."""
+    return http_get_json(ipc_url(settings, path), token=common.fetch_auth_token(settings.auth_token_path))
+
+
 # --------------------------------------------------------------------------- run
 
 class AgentState:
@@ -80,6 +88,21 @@ class AgentState:
         self.settings = settings
         self.start_time = datetime.datetime.now(datetime.timezone.utc)
         self.pid = os.getpid()
+
+    def health(self):
+        """GET /agent/status/health, shaped like pkg/status/health Status (Healthy/Unhealthy
+        component names, agent 7.61.0). `forwarder` turns unhealthy when the (pretend) intake
+        rejects the API key, as comp/forwarder/defaultforwarder/forwarder_health.go does."""
+        s = self.settings
+        healthy, unhealthy = ["agent-ipc-api"], []
+        rejected = common.intake_rejects(s.api_key)
+        (unhealthy if rejected else healthy).append(f"forwarder ({rejected})" if rejected else "forwarder")
+        if s.apm_enabled:  # the trace-agent of the running config answers its receiver
+            ok, error = probe_trace_intake(s.apm_receiver_port)
+            (healthy if ok else unhealthy).append(
+                "trace-agent-receiver" if ok
+                else f"trace-agent-receiver (GET http://127.0.0.1:{s.apm_receiver_port}/info: {error})")
+        return {"Healthy": healthy, "Unhealthy": unhealthy}
 
     def status(self):
         s = self.settings
@@ -113,7 +136,8 @@ class AgentState:
         }
 
 
-def make_ipc_handler(state, log):
+def make_ipc_handler(state, log, token):
+    import hmac
     from http.server import BaseHTTPRequestHandler
 
     class Handler(BaseHTTPRequestHandler):
@@ -129,7 +153,15 @@ def make_ipc_handler(state, log):
 
         def do_GET(self):  # noqa: N802 (http.server naming)
             path = self.path.split("?", 1)[0].rstrip("/") or "/"
-            if path in ("/", "/agent/status"):
+            # Like the agent's IPC server (pkg/api/util/util.go Validate): no token, no answer.
+            auth = self.headers.get("Authorization", "")
+            if not auth.startswith("Bearer "):
+                self._send(401, {"error": "no session token provided"})
+            elif not hmac.compare_digest(auth[len("Bearer "):].strip(), token):
+                self._send(403, {"error": "invalid session token"})
+            elif path == "/agent/status/health":
+                self._send(200, state.health())
+            elif path in ("/", "/agent/status"):
                 self._send(200, state.status())
             elif path == "/agent/version":
                 self._send(200, {"version": common.AGENT_VERSION, "standin": True, "note": common.STANDIN_NOTE})
@@ -155,9 +187,14 @@ def cmd_run(args):
         log.error("API key is missing: set api_key in %s (or DD_API_KEY). Exiting.", settings.config_path)
         return 1
 
+    try:
+        token = common.create_or_fetch_auth_token(settings.auth_token_path)
+    except OSError as exc:
+        log.error("unable to create or read the authentication token %s: %s", settings.auth_token_path, exc)
+        return 1
     state = AgentState(settings)
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", settings.cmd_port), make_ipc_handler(state, log))
+        server = ThreadingHTTPServer(("127.0.0.1", settings.cmd_port), make_ipc_handler(state, log, token))
     except OSError as exc:
         log.error("cannot listen on 127.0.0.1:%s for the IPC API: %s", settings.cmd_port, exc)
         return 1
@@ -179,7 +216,8 @@ def cmd_run(args):
     signal.signal(signal.SIGINT, stop)
     log.info("Hostname: %s, API key ending with: %s, env: %s, site: %s",
              settings.hostname, settings.api_key_ending, settings.env or "-", settings.site)
-    log.info("IPC API (stand-in, plain HTTP) listening on 127.0.0.1:%s", settings.cmd_port)
+    log.info("IPC API (stand-in, plain HTTP, auth token %s) listening on 127.0.0.1:%s",
+             settings.auth_token_path, settings.cmd_port)
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
@@ -272,7 +310,7 @@ def render_status(st):
 def cmd_status(args):
     settings = settings_from_args(args)
     try:
-        st = http_get_json(ipc_url(settings, "/agent/status"))
+        st = ipc_get(settings, "/agent/status")
     except (OSError, ValueError) as exc:
         return unreachable(settings, exc)
     if args.json:
@@ -283,20 +321,15 @@ def cmd_status(args):
 
 
 def cmd_health(args):
+    """Like cmd/agent/subcommands/health/command.go (agent 7.61.0): the running agent's component
+    health over IPC (auth token required); exit 1 listing the unhealthy ones."""
     settings = settings_from_args(args)
-    healthy, unhealthy = [], []
     try:
-        st = http_get_json(ipc_url(settings, "/agent/status"))
-        healthy.append("agent-ipc-api")
-        apm_enabled, port = st["apm"]["enabled"], st["apm"]["receiver_port"]
-    except (OSError, ValueError, KeyError) as exc:
-        unhealthy.append(f"agent-ipc-api (Could not reach agent on 127.0.0.1:{settings.cmd_port}: "
-                         f"{getattr(exc, 'reason', exc)})")
-        apm_enabled, port = settings.apm_enabled, settings.apm_receiver_port
-    if apm_enabled:
-        ok, error = probe_trace_intake(port)
-        (healthy if ok else unhealthy).append(
-            "trace-agent-receiver" if ok else f"trace-agent-receiver (GET http://127.0.0.1:{port}/info: {error})")
+        components = ipc_get(settings, "/agent/status/health")
+        healthy, unhealthy = list(components["Healthy"]), list(components["Unhealthy"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        healthy, unhealthy = [], [f"agent-ipc-api (Could not reach agent on 127.0.0.1:{settings.cmd_port}: "
+                                  f"{getattr(exc, 'reason', exc)})"]
     print(f"Agent health: {'FAIL' if unhealthy else 'PASS'} ({common.STANDIN_NOTE})")
     print(f"=== {len(healthy)} healthy components ===")
     print("\n".join(healthy))

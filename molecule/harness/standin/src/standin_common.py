@@ -26,7 +26,8 @@ DEFAULT_RECEIVER_PORT = 8126
 __all__ = [
     "AGENT_VERSION", "PACKAGE_VERSION", "TEST_AGENT_VERSION", "STANDIN_NOTE", "DEFAULT_CONFIG",
     "use_embedded_site_packages", "resolve_config_path", "load_config", "Settings",
-    "setup_logging", "die",
+    "setup_logging", "die", "config_type_error", "auth_token_path", "create_or_fetch_auth_token",
+    "fetch_auth_token", "intake_rejects", "INTAKE_FILE",
 ]
 
 
@@ -74,7 +75,120 @@ def load_config(path):
         return {}
     if not isinstance(data, dict):
         die(f"unable to load Datadog config file {path}: the top level must be a mapping")
+    problem = config_type_error(data)
+    if problem:
+        die(f"unable to load Datadog config file {path}: {problem}")
     return data
+
+
+# The keys the stand-in reads, with the type the agent declares for them. Source: DataDog/datadog-agent
+# pkg/config/setup/config.go (agent 7.61.0: BindEnvAndSetDefault of api_key, site, hostname, env,
+# tags, log_level, cmd_port, apm_config.*), whose values pkg/config/model casts to these types. The
+# stand-in refuses a value of another type outright (at least as strict: the agent's cast would turn
+# `tags: 5` into nonsense or an empty list, `apm_config: yes` into defaults, silently).
+_STR, _INT, _BOOL, _TAGS = "a string", "a port number", "a boolean", "a list of tags or a string"
+CONFIG_TYPES = {
+    "api_key": _STR, "site": _STR, "hostname": _STR, "env": _STR, "log_level": _STR,
+    "tags": _TAGS, "cmd_port": _INT, "auth_token_file_path": _STR,
+    "apm_config": {"enabled": _BOOL, "receiver_port": _INT, "apm_non_local_traffic": _BOOL},
+}
+
+
+def _type_ok(value, kind):
+    if value is None:
+        return True  # unset: the default applies
+    if kind == _STR:
+        return isinstance(value, str)
+    if kind == _INT:
+        return (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
+    if kind == _BOOL:
+        return isinstance(value, bool) or (isinstance(value, str) and value.lower() in ("true", "false"))
+    return isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value))
+
+
+def config_type_error(data):
+    """Why datadog.yaml is refused (a known key of the wrong type), or None."""
+    for key, kind in CONFIG_TYPES.items():
+        value = data.get(key)
+        if isinstance(kind, dict):
+            if value is None:
+                continue
+            if not isinstance(value, dict):
+                return f"{key} must be a mapping, not {type(value).__name__}"
+            for sub, subkind in kind.items():
+                if not _type_ok(value.get(sub), subkind):
+                    return f"{key}.{sub} must be {subkind}, not {value.get(sub)!r}"
+        elif not _type_ok(value, kind):
+            shown = "(hidden)" if key == "api_key" else repr(value)
+            return f"{key} must be {kind}, not {shown}"
+    return None
+
+
+# --- IPC authentication: the agent's auth_token -----------------------------------------------
+# Source: DataDog/datadog-agent pkg/api/security/security.go (agent 7.61.0: CreateOrFetchToken /
+# FetchAuthToken: a random token written next to datadog.yaml as `auth_token`, mode 0600, owned by
+# the agent's user, overridable with auth_token_file_path) and pkg/api/util/util.go (the CLI reads
+# it and sends `Authorization: Bearer <token>`; the IPC server refuses a request without it).
+
+def auth_token_path(config, config_path):
+    return config.get("auth_token_file_path") or os.path.join(os.path.dirname(config_path), "auth_token")
+
+
+def create_or_fetch_auth_token(path):
+    """The agent's side (`run`): the token in path, created (0600, our user) when missing."""
+    import secrets
+
+    try:
+        with open(path, encoding="ascii") as handle:
+            token = handle.read().strip()
+        if len(token) >= 32:
+            return token
+    except FileNotFoundError:
+        pass
+    token = secrets.token_hex(32)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(token)
+    os.replace(path + ".tmp", path)
+    return token
+
+
+def fetch_auth_token(path):
+    """The CLI's side: the token, or exit 1 as the real CLI does when it cannot read it."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            token = handle.read().strip()
+    except OSError as exc:
+        die(f"unable to read authentication token file: {exc} (run it as root or dd-agent; the agent "
+            "writes the token when it starts)")
+    if len(token) < 32:
+        die(f"invalid authentication token in {path}: the agent may not have started yet")
+    return token
+
+
+# --- the forwarder's API key validation -------------------------------------------------------
+# Source: DataDog/datadog-agent comp/forwarder/defaultforwarder/forwarder_health.go (agent 7.61.0):
+# the forwarder validates its API keys against the intake (/api/v1/validate) and stops reporting
+# healthy when every key is invalid (403), so `datadog-agent health` lists `forwarder` as unhealthy.
+# The stand-in never contacts an intake: INTAKE_FILE tells its pretend intake which keys to reject.
+INTAKE_FILE = "/var/lib/datadog-standin/intake.yaml"
+
+
+def intake_rejects(api_key, intake_file=INTAKE_FILE):
+    """Why the pretend intake rejects api_key (reject_api_keys: all, or a list of keys), or None."""
+    import yaml
+
+    try:
+        with open(intake_file, encoding="utf-8") as handle:
+            rules = yaml.safe_load(handle) or {}
+    except FileNotFoundError:
+        return None
+    except (OSError, yaml.YAMLError) as exc:
+        return f"cannot read {intake_file}: {exc}"
+    rejected = rules.get("reject_api_keys") if isinstance(rules, dict) else None
+    if rejected == "all" or (isinstance(rejected, list) and api_key in rejected):
+        return f"API Key ending with {api_key[-5:]} is invalid (403 from the intake, per {intake_file})"
+    return None
 
 
 def _to_bool(value, default):
@@ -117,6 +231,7 @@ class Settings:
         if not isinstance(apm, dict):
             die(f"invalid apm_config in {path}: it must be a mapping")
         self.config_path = path
+        self.auth_token_path = auth_token_path(config, path)
         self.api_key = str(env.get("DD_API_KEY") or config.get("api_key") or "").strip()
         self.site = str(env.get("DD_SITE") or config.get("site") or "datadoghq.com")
         self.hostname = str(env.get("DD_HOSTNAME") or config.get("hostname") or socket.gethostname())
