@@ -1,6 +1,6 @@
 """The .env contract of the django_apm role, proved with hypothesis over hundreds of values.
 
-Contract (roles/django_apm/filter_plugins/django_apm.py): a value without NUL, CR and LF, and
+Contract (roles/django_apm/files/dotenv_contract.py, imported by the filter plugin and run as the validator): a value without NUL, CR and LF, and
 without a single quote next to a double quote or a backslash, is written 'value' (or "value"
 when it holds a single quote), and then reads back EXACTLY through
   * python-decouple 3.8 (RepositoryEnv, the library the app's settings use), and
@@ -17,7 +17,6 @@ import string
 from pathlib import Path
 
 import pytest
-import yaml
 from ansible.errors import AnsibleFilterError
 from decouple import RepositoryEnv
 from hypothesis import HealthCheck, given, settings
@@ -27,7 +26,8 @@ ROLE = Path(__file__).resolve().parents[2] / "roles" / "django_apm"
 _spec = importlib.util.spec_from_file_location("django_apm_filters", ROLE / "filter_plugins" / "django_apm.py")
 F = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(F)
-VALIDATOR = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())["_django_apm_dotenv_validator"]
+# The validator the .env task runs on the host: the same file the filters import (one contract).
+VALIDATOR = (ROLE / "files" / "dotenv_contract.py").read_text()
 
 # --- systemd's env-file parser (parse_env_file_internal + load_env_file_push), ported ----------
 NEWLINE, WHITESPACE, COMMENTS, SHELL_NEED_ESCAPE = "\n\r", " \t\n\r", "#;", '"\\`$'
@@ -253,3 +253,11 @@ def test_values_with_every_printable_ascii_character_but_the_refused_mix():
         if ch in "\r\n":
             continue
         assert F.dotenv_problem(ch) == "", repr(ch)
+
+
+def test_one_contract_the_filters_use_the_validator_file():
+    """The filter plugin's rules ARE files/dotenv_contract.py (the file the host runs as validator)."""
+    assert Path(F.CONTRACT.__file__).resolve() == (ROLE / "files" / "dotenv_contract.py").resolve()
+    assert F.dotenv_problem is F.CONTRACT.problem and F.dotenv_str is F.CONTRACT.text
+    assert "_django_apm_dotenv_validator: \"{{ lookup('ansible.builtin.file', 'dotenv_contract.py') }}\"" in (
+        ROLE / "vars" / "main.yml").read_text()

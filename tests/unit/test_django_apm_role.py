@@ -66,6 +66,10 @@ BAD = {
     "bad_foreign_dotenv": ({"_foreign_dotenv": "SECRET_KEY=kept-by-hand\n"}, "sets SECRET_KEY"),
     "bad_venv": ({"django_apm_venv": "/nonexistent/venv"}, "django_apm_venv (/nonexistent/venv) has no bin/python"),
     "bad_user": ({"django_apm_app_user": "no-such-user-x"}, "django_apm_app_user (no-such-user-x) does not exist"),
+    "bad_bind_port": ({"django_apm_manage_units": True, "django_apm_gunicorn_bind": "127.0.0.1:99999"},
+                      "django_apm_gunicorn_bind (127.0.0.1:99999) has a port outside 1-65535"),
+    "bad_agent_host_port": ({"django_apm_agent_host": "127.0.0.1:8126"}, "django_apm_agent_host (127.0.0.1:8126) has a port"),
+    "bad_health_url": ({"django_apm_health_url": "127.0.0.1:8000/health/"}, "django_apm_health_url (127.0.0.1:8000/health/) must be"),
     "bad_no_unit": ({"django_apm_manage_units": True, "django_apm_gunicorn_enabled": False, "django_apm_celery_enabled": False},
                     "django_apm_gunicorn_enabled and django_apm_celery_enabled are both false"),
 }
@@ -77,17 +81,22 @@ if config("DD_API_KEY", default=None):
 """
 
 
-def _playbook(tmp_path, hosts, tag):
+def _run(tmp_path, hosts, tag, *args, **env_extra):
+    """ansible-playbook running the role on ``hosts`` (extra options in args, settings in env_extra)."""
     inventory = tmp_path / f"inventory-{tag}.yml"
     inventory.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, allow_unicode=True))
     playbook = tmp_path / "site.yml"
     playbook.write_text("- name: The role on sample checkouts\n  hosts: all\n  gather_facts: false\n"
                         "  roles:\n    - role: django_apm\n")
     env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOCALHOST_WARNING="0",
-               ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", GIT_CONFIG_GLOBAL="/dev/null")
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook)],
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+               GIT_CONFIG_GLOBAL="/dev/null", **env_extra)
+    return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
                           env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
+
+
+def _playbook(tmp_path, hosts, tag):
+    proc = _run(tmp_path, hosts, tag, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     try:
         return json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -297,3 +306,91 @@ def test_the_api_key_never_shows_in_the_output(runs):
     for name in [*GOOD, *BAD]:
         assert key not in json.dumps(runs["first"][name]), name
         assert key not in json.dumps(runs["second"].get(name, [])), name
+
+
+# --- secrets: added, changed, removed; never a value in --diff, --check --diff or -vvv ---------
+
+KEY_A, KEY_B = "a1" * 16, "b2" * 16
+SECRET_1, SECRET_2 = "appsecretONE1x9", "appsecretTWO2y8"
+# case -> (inputs of the first run, inputs of the second, {name: sign in the change summary})
+SECRET_CASES = {
+    "key_on": ({}, {"django_apm_write_api_key": True, "django_apm_api_key": KEY_A}, {"DD_API_KEY": "+"}),
+    "key_off": ({"django_apm_write_api_key": True, "django_apm_api_key": KEY_A}, {"django_apm_api_key": KEY_A}, {"DD_API_KEY": "-"}),
+    "key_change": ({"django_apm_write_api_key": True, "django_apm_api_key": KEY_A},
+                   {"django_apm_write_api_key": True, "django_apm_api_key": KEY_B}, {"DD_API_KEY": "~"}),
+    "extra_add": ({}, {"django_apm_dotenv_extra": {"SECRET_KEY": SECRET_1}}, {"SECRET_KEY": "+"}),
+    "extra_change": ({"django_apm_dotenv_extra": {"SECRET_KEY": SECRET_1}},
+                     {"django_apm_dotenv_extra": {"SECRET_KEY": SECRET_2}}, {"SECRET_KEY": "~"}),
+    "extra_remove": ({"django_apm_dotenv_extra": {"SECRET_KEY": SECRET_1, "DEBUG_LEVEL": "3"}},
+                     {"django_apm_dotenv_extra": {"DEBUG_LEVEL": "4"}}, {"SECRET_KEY": "-", "DEBUG_LEVEL": "~"}),
+    "extra_named": ({"django_apm_dotenv_extra": {"HOSPITAL_ID": SECRET_1}, "django_apm_secret_names": ["hospital_*"]},
+                    {"django_apm_dotenv_extra": {"HOSPITAL_ID": SECRET_2}, "django_apm_secret_names": ["hospital_*"]},
+                    {"HOSPITAL_ID": "~"}),
+}
+SECRET_VALUES = (KEY_A, KEY_B, SECRET_1, SECRET_2)
+
+
+def _playbook_text(tmp_path, hosts, tag, *args):
+    """ansible-playbook with the default callback and extra options: rc and everything it printed."""
+    proc = _run(tmp_path, hosts, tag, *args, ANSIBLE_CALLBACK_RESULT_FORMAT="json")
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="module")
+def secret_runs(tmp_path_factory, django_apm_sample_checkout):
+    tmp = tmp_path_factory.mktemp("secrets")
+    first, second, apps = {}, {}, {}
+    for name, (before, after, _) in SECRET_CASES.items():
+        app, venv, _sha = django_apm_sample_checkout(name)
+        base = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                "django_apm_app_dir": str(app), "django_apm_venv": str(venv),
+                "django_apm_app_user": USER, "django_apm_app_group": GROUP,
+                "django_apm_env": "staging", "django_apm_verify": False}
+        first[name], second[name], apps[name] = {**base, **before}, {**base, **after}, app
+    runs = {"first": _playbook_text(tmp, first, "first", "--diff", "-vvv")}
+    dotenv_before = {name: (apps[name] / ".env").read_text() for name in SECRET_CASES}
+    runs["check"] = _playbook_text(tmp, second, "check", "--check", "--diff", "-vvv")
+    dotenv_after_check = {name: (apps[name] / ".env").read_text() for name in SECRET_CASES}
+    runs["real"] = _playbook_text(tmp, second, "real", "--diff", "-vvv")
+    return {"runs": runs, "apps": apps, "before": dotenv_before, "after_check": dotenv_after_check}
+
+
+@pytest.mark.parametrize("run", ["first", "check", "real"])
+def test_no_secret_value_in_diff_check_or_vvv_output(secret_runs, run):
+    rc, out = secret_runs["runs"][run]
+    for value in SECRET_VALUES:
+        assert value not in out, f"a secret value is in the output of the {run} run"
+    assert rc == 0, out[-4000:]
+    if run != "first":
+        assert "(secret, value hidden)" in out and "changed=0" not in out, "the run changed nothing: it would prove nothing"
+
+
+@pytest.mark.parametrize("run", ["check", "real"])
+@pytest.mark.parametrize("name", sorted(SECRET_CASES))
+def test_the_change_summary_names_what_changed(secret_runs, run, name):
+    _rc, out = secret_runs["runs"][run]
+    summary = _summary(out, name)
+    for var, sign in SECRET_CASES[name][2].items():
+        hidden = var != "DEBUG_LEVEL"
+        assert (f"{sign} {var} (secret, value hidden)" in summary if hidden
+                else any(line.startswith(f"{sign} {var} ") for line in summary)), (var, sign, summary)
+    if name == "extra_remove":
+        assert "~ DEBUG_LEVEL '3' -> '4'" in summary, "a non-secret value is shown"
+
+
+def _summary(out, host):
+    """The change summary's lines for one host (JSON result format: one quoted line per change)."""
+    section = out.split("TASK [django_apm : Configure | what the .env changes", 1)[1].split("\nTASK [", 1)[0]
+    part = section.split(f"ok: [{host}] =>", 1)[1]
+    return json.loads(part[:part.index("\n}") + 2])["msg"]
+
+
+@pytest.mark.parametrize("name", sorted(SECRET_CASES))
+def test_check_changes_nothing_and_the_real_run_lands_the_new_values(secret_runs, name):
+    assert secret_runs["after_check"][name] == secret_runs["before"][name]
+    data = RepositoryEnv(str(secret_runs["apps"][name] / ".env")).data
+    after = {**{"django_apm_write_api_key": False, "django_apm_dotenv_extra": {}}, **SECRET_CASES[name][1]}
+    assert (data.get("DD_API_KEY") == after.get("django_apm_api_key")) if after["django_apm_write_api_key"] else "DD_API_KEY" not in data
+    for var, value in after["django_apm_dotenv_extra"].items():
+        assert data[var] == value
+    assert "SECRET_KEY" not in data or "SECRET_KEY" in after["django_apm_dotenv_extra"]

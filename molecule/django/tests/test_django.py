@@ -332,3 +332,31 @@ def test_app_answers_with_the_agent_stopped(host):
             assert host.service(unit).is_running
     finally:
         host.run_expect([0], "systemctl start datadog-agent.service")
+
+
+# --- rollback: inputs that pass every check but fail at start ------------------------------------
+
+@pytest.mark.parametrize("case,cause,changed", [
+    ("bind", "upstream-gunicorn.service", "the unit upstream-gunicorn.service"),
+    # gunicorn's restart itself fails, or its workers (and the Celery worker) die right after it
+    ("tracer", "upstream-", "django_apm_tracer_env[DD_TRACE_PARTIAL_FLUSH_MIN_SPANS]"),
+])
+def test_a_change_that_fails_at_start_is_rolled_back(host, side_effect, case, cause, changed):
+    failure = json.loads(host.file(f"/root/ddapm_rollback_{case}.json").content_string)
+    msg = failure["msg"]
+    assert failure["task"].endswith("roll back - fail, naming the cause and what changed"), failure
+    assert "the app was not healthy after this run's change" in msg and cause in msg, msg
+    assert "the app is healthy again on the previous config" in msg, msg
+    assert f"What changed: {changed}" in msg, msg
+    before, after = side_effect["web_again"], side_effect[f"rollback_{case}"]
+    assert after["dotenv_sha256"] == before["dotenv_sha256"], "the previous .env is back"
+    for unit in UNITS:
+        assert after["units"][unit]["active"] == "active", (unit, after["units"][unit])
+    for unit in AGENT_UNITS:
+        assert after["units"][unit] == before["units"][unit], f"{unit} was touched"
+    assert "--bind 127.0.0.1:8000 " in host.file("/etc/systemd/system/upstream-gunicorn.service").content_string
+    assert "DD_TRACE_PARTIAL_FLUSH_MIN_SPANS" not in host.file(DOTENV).content_string
+    status, _ = http_get(host, "http://127.0.0.1:8000/health/")
+    assert status == 200
+    leftovers = host.run(f"ls -a {APP} {APP}/upstream/settings /etc/systemd/system | grep -E '[.][0-9]+[.].*~$'")
+    assert leftovers.stdout == "", "backups left behind: " + leftovers.stdout

@@ -1,66 +1,34 @@
 """Filters of the django_apm role: quoting for the .env and for Python, and the settings-file plan.
 
-The .env contract (python-decouple 3.8 and systemd's EnvironmentFile= read the file back alike)
-------------------------------------------------------------------------------------------------
-python-decouple reads the file line by line (universal newlines: LF, CR and CRLF end a line),
-strips the line, splits it at the first ``=`` and removes ONE pair of matching outer quotes,
-without unescaping anything. systemd (src/basic/env-file.c) reads ``'...'`` literally up to the
-next single quote, reads ``"..."`` with backslash escapes (``\\"``, ``\\\\``, ``\\```, ``\\$`` and
-line continuations), and stops reading the whole file at a NUL byte. So a value is written
-
-* ``NAME='value'`` when it has no single quote: both read every other character literally;
-* ``NAME="value"`` when it has a single quote but neither a double quote nor a backslash;
-
-and a value is refused (the role fails in preflight, naming the variable) when it holds a NUL, a
-CR or an LF (python-decouple cannot read a value across lines), or a single quote together with
-a double quote or a backslash (no quoting reads back the same through both parsers). Everything
-else -- ``#``, ``$``, backticks, spaces at either end, tabs, other control characters, any
-Unicode -- reads back exactly. tests/unit/test_django_apm_dotenv.py proves it with hypothesis.
+The .env contract (which values can be written, how they are quoted, which lines a file may hold)
+lives in ONE place, files/dotenv_contract.py: the .env task runs it on the host as its validator,
+and these filters import it, so the two cannot drift.
 """
 
+import fnmatch
+import importlib.util
+import ipaddress
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from ansible.errors import AnsibleFilterError
 
-_LINE_BREAKS = ("\x00", "\r", "\n")
+_spec = importlib.util.spec_from_file_location(
+    "django_apm_dotenv_contract", Path(__file__).resolve().parents[1] / "files" / "dotenv_contract.py")
+CONTRACT = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(CONTRACT)
 
-
-def dotenv_problem(value):
-    """Why ``value`` cannot be written to the .env under the contract above ('' when it can)."""
-    value = dotenv_str(value)
-    if "\x00" in value:
-        return "contains a NUL character (systemd stops reading the file there)"
-    if "\r" in value or "\n" in value:
-        return "contains a line break (python-decouple reads one line per variable)"
-    if "'" in value and ('"' in value or "\\" in value):
-        return ("contains a single quote together with a double quote or a backslash "
-                "(no quoting reads back the same through python-decouple and systemd)")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid Unicode text (lone surrogate)"
-    return ""
-
-
-def dotenv_str(value):
-    """The text a value stands for in the .env: booleans as true/false, None as ''."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+dotenv_problem = CONTRACT.problem
+dotenv_str = CONTRACT.text
 
 
 def dotenv_quote(value):
-    """``value`` quoted for the .env (see the contract above); refuses what it cannot carry."""
-    text = dotenv_str(value)
-    problem = dotenv_problem(text)
-    if problem:
-        raise AnsibleFilterError("django_apm_dotenv_quote: the value " + problem)
-    if "'" not in text:
-        return "'" + text + "'"
-    return '"' + text + '"'
+    """``value`` quoted for the .env (see the contract); refuses what it cannot carry."""
+    try:
+        return CONTRACT.quote(value)
+    except ValueError as err:
+        raise AnsibleFilterError("django_apm_dotenv_quote: " + str(err)) from None
 
 
 def _plain(value):
@@ -170,6 +138,185 @@ def dotenv_expected(items):
     return {str(item["name"]): dotenv_str(item["value"]) for item in items}
 
 
+# --- Secrets in the .env: which names are secret, what changed (names only) ---------------------
+# A name is secret when it matches one of these glob patterns (case-insensitive) or one of the
+# role's django_apm_secret_names, or when its value is a URL that carries a password
+# (scheme://user:password@host, as DATABASE_URL, CELERY_BROKER_URL or a Redis URL with auth do).
+SECRET_NAME_PATTERNS = ("*KEY*", "*SECRET*", "*PASSWORD*", "*PASSWD*", "*PASS", "*TOKEN*", "*DSN*",
+                        "*CREDENTIAL*", "*PRIVATE*", "*AUTH*", "*COOKIE*", "*SESSION*", "*SALT*")
+_URL_WITH_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/?#@\s]*:[^/?#@\s]*@")
+
+
+def is_secret(name, value="", extra_names=()):
+    """Whether the .env variable ``name`` (with ``value``) is a secret under the documented rule."""
+    upper = str(name).upper()
+    patterns = SECRET_NAME_PATTERNS + tuple(str(p).upper() for p in (extra_names or ()))
+    if any(fnmatch.fnmatchcase(upper, p) for p in patterns):
+        return True
+    return bool(_URL_WITH_PASSWORD.match(dotenv_str(value)))
+
+
+def dotenv_parse(content):
+    """name -> value of a .env file, read as python-decouple reads it (see the contract above)."""
+    values = {}
+    # universal newlines, as open() in text mode: NOT str.splitlines(), which also splits at
+    # \x0b, \x0c, \x1c-\x1e, \x85, U+2028 and U+2029 (found by the hypothesis test)
+    for line in str(content).replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, value = line.split("=", 1)
+        name, value = name.strip(), value.strip()
+        if name.startswith("export "):
+            name = name[len("export "):].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[name] = value
+    return values
+
+
+def dotenv_changes(old_content, items, extra_secret_names=()):
+    """What rendering ``items`` over the .env ``old_content`` changes, by variable name.
+
+    Returns {"added": [...], "changed": [...], "removed": [...], "lines": [...]}: name lists and one
+    line per change for the run's output. The value of a secret (in the old file or in the new
+    items: see is_secret) is never in the result; other values are shown as old -> new.
+    """
+    old = dotenv_parse(old_content) if old_content else {}
+    new = {str(item["name"]): dotenv_str(item["value"]) for item in items}
+    out = {"added": [], "changed": [], "removed": [], "lines": []}
+
+    def secret(name):
+        return (is_secret(name, old.get(name, ""), extra_secret_names)
+                or is_secret(name, new.get(name, ""), extra_secret_names))
+
+    for name, value in new.items():
+        if name not in old:
+            out["added"].append(name)
+            shown = "(secret, value hidden)" if secret(name) else repr(value)
+            out["lines"].append("+ %s %s" % (name, shown))
+        elif old[name] != value:
+            out["changed"].append(name)
+            shown = "(secret, value hidden)" if secret(name) else "%r -> %r" % (old[name], value)
+            out["lines"].append("~ %s %s" % (name, shown))
+    for name in old:
+        if name not in new:
+            out["removed"].append(name)
+            out["lines"].append("- %s%s" % (name, " (secret, value hidden)" if secret(name) else ""))
+    return out
+
+
+# --- Hosts, binds and URLs -------------------------------------------------------------------
+_HOSTNAME_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def host_problem(host):
+    """Why ``host`` is not a host name, an IPv4 or an IPv6 address without a port ('' when it is).
+
+    An IPv6 address may be written bare (::1) or in brackets ([::1]).
+    """
+    text = str(host)
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    try:
+        address = ipaddress.ip_address(bare)
+        if bare == text or address.version == 6:
+            return ""
+    except ValueError:
+        pass
+    if bare != text:
+        return "is not an IPv6 address in brackets"
+    if re.fullmatch(r"[^:\[\]]+:[0-9]*", text) or re.fullmatch(r"\[[^\]]*\]:[0-9]*", text):
+        return "has a port: give the host alone (and the port in its own variable)"
+    if len(text) > 253 or not text.rstrip("."):
+        return "is not a host name or an IP address"
+    labels = text.rstrip(".").split(".")
+    if not all(_HOSTNAME_LABEL.match(label) for label in labels):
+        return "is not a host name or an IP address"
+    if labels[-1].isdigit():
+        return "is not a valid IPv4 address (nor a host name: the last label is all digits)"
+    return ""
+
+
+def _url_host(host):
+    text = str(host)
+    bare = text[1:-1] if text.startswith("[") and text.endswith("]") else text
+    return "[" + bare + "]" if ":" in bare else bare
+
+
+def agent_url(host, port):
+    """http://HOST:PORT for the agent's trace intake, an IPv6 address in brackets once."""
+    return "http://%s:%d" % (_url_host(host), int(port))
+
+
+def bind_problem(bind):
+    """Why ``bind`` is not a gunicorn bind the role accepts ('' when it is).
+
+    HOST:PORT (host name or IPv4), [IPv6]:PORT with PORT 1-65535, or unix:/absolute/path.
+    """
+    text = str(bind)
+    if text.startswith("unix:"):
+        return "" if re.fullmatch(r"unix:/[A-Za-z0-9._/@+-]+", text) else "is not unix:/absolute/path"
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        return "is not HOST:PORT, [IPv6]:PORT or unix:/path"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "has a port outside 1-65535"
+    if ":" in host and not (host.startswith("[") and host.endswith("]")):
+        return "has an IPv6 address without brackets: write [ADDRESS]:PORT"
+    problem = host_problem(host)
+    return "has a host that " + problem if problem else ""
+
+
+def bind_url(bind, path="/"):
+    """The http:// URL a client on the host reaches a gunicorn bind at ('' for a unix socket).
+
+    A wildcard bind (0.0.0.0, [::]) is reached on the loopback address of the same family.
+    """
+    text = str(bind)
+    if text.startswith("unix:") or bind_problem(text):
+        return ""
+    host, _, port = text.rpartition(":")
+    bare = host[1:-1] if host.startswith("[") else host
+    if bare in ("0.0.0.0", ""):
+        bare = "127.0.0.1"
+    elif bare == "::":
+        bare = "::1"
+    return "http://%s:%s%s" % (_url_host(bare), port, path)
+
+
+# --- Rollback --------------------------------------------------------------------------------
+def rollback_plan(entries):
+    """What puts a failed change back: ``entries`` are [path, registered result] pairs of the file
+    tasks (run with backup: true). Returns {"restore": [{"path", "backup"}], "remove": [path]}: a
+    changed file that existed is restored from its backup, a file the run created is removed."""
+    restore, remove = [], []
+    for path, result in entries:
+        if not isinstance(result, Mapping) or not result.get("changed"):
+            continue
+        backup = result.get("backup_file") or ""
+        if backup:
+            restore.append({"path": str(path), "backup": str(backup)})
+        else:
+            remove.append(str(path))
+    return {"restore": restore, "remove": remove}
+
+
+def changed_inputs(plan, items):
+    """The role variables behind the .env changes of ``plan`` (dotenv_changes), for a failure
+    message: each added or changed name's variable, and the names the run removed."""
+    by_name = {str(item["name"]): item.get("var") or "" for item in items}
+    names = list(plan.get("added", [])) + list(plan.get("changed", []))
+    out = []
+    for name in names:
+        var = by_name.get(name) or "the role"
+        if var in ("django_apm_tracer_env", "django_apm_dotenv_extra"):
+            var = "%s[%s]" % (var, name)
+        if var not in out:
+            out.append(var)
+    out += ["%s (removed from the .env)" % name for name in plan.get("removed", [])]
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -181,4 +328,12 @@ class FilterModule:
             "django_apm_dotenv_names": dotenv_names,
             "django_apm_dotenv_errors": dotenv_errors,
             "django_apm_dotenv_expected": dotenv_expected,
+            "django_apm_dotenv_changes": dotenv_changes,
+            "django_apm_is_secret": is_secret,
+            "django_apm_host_problem": host_problem,
+            "django_apm_bind_problem": bind_problem,
+            "django_apm_agent_url": agent_url,
+            "django_apm_bind_url": bind_url,
+            "django_apm_rollback_plan": rollback_plan,
+            "django_apm_changed_inputs": changed_inputs,
         }
