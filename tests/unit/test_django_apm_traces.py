@@ -380,3 +380,37 @@ def test_one_warning_line_when_the_switch_is_missing_not_when_it_is_off(world, s
         assert len(warnings) == 1 and "DD_TRACE_ENABLED is set neither" in warnings[0], res.stderr
     else:
         assert warnings == [], res.stderr
+
+
+OBFUSCATE = r'''
+import json, sys
+exec(compile(open(sys.argv[1]).read(), "block", "exec"))
+from ddtrace.trace import tracer
+(scrub,) = [p for p in tracer._span_aggregator.user_processors if type(p).__name__ == "Scrub"]
+out = []
+for query in json.loads(sys.argv[2]):
+    span = tracer.trace("postgres.query", service="upstream-postgres", resource=query, span_type="sql")
+    span.set_tag("sql.query", query)
+    span.finish()
+    scrub.process_trace([span])
+    out.append([span.resource, span.get_tag("sql.query")])
+print(json.dumps(out))
+'''
+
+SQL_CASES = {
+    "SELECT * FROM t1 WHERE a = 'it''s 12345' AND b = -42.5e3": "SELECT * FROM t1 WHERE a = ? AND b = -?",
+    "SELECT \"col2\", x FROM \"T3\" WHERE y IN ( 1 , 2,3 ) AND z in ('a','b')": "SELECT \"col2\", x FROM \"T3\" WHERE y IN (?) AND z IN (?)",
+    "UPDATE p SET n = E'alice\\'s' WHERE e = $$alice@example.org$$ -- 12345": "UPDATE p SET n = ? WHERE e = ? ",
+    "SELECT $1, %s, %(name)s FROM t /* alice 12345 */ WHERE h = 0xFF": "SELECT $1, %s, %(name)s FROM t  WHERE h = ?",
+    "SELECT 1 FROM t WHERE a = 'unterminated alice 12345": "SELECT ? FROM t WHERE a = ?",
+}
+
+
+def test_sql_obfuscation_of_the_block_on_edge_cases(world):
+    """Strings (with '' and E'\\'' escapes, dollar-quoted, unterminated), signed and decimal numbers,
+    hex, comments, IN lists; identifiers with digits, quoted identifiers and placeholders kept."""
+    block = world["tmp"] / "block-sql.py"
+    block.write_text(_block(world))
+    out = json.loads(_run_app(world, "-c", OBFUSCATE, str(block), json.dumps(list(SQL_CASES))).stdout.splitlines()[-1])
+    for (query, expected), (resource, tag) in zip(SQL_CASES.items(), out):
+        assert resource == tag == expected, (query, resource, tag)
