@@ -38,8 +38,7 @@ WORK = "/srv/git/work"
 # The clear values of vars/scenario.yml's vaulted secrets (made up): no log may contain them.
 API_KEY = "5ca1ab1e0ddba11deadbeefcafef00d0"
 DJANGO_SECRET = "molecule-deploy-Django-s3cret-not-real"
-DB_PASSWORD = "deploy-db-pass-not-a-secret"
-SECRETS = (API_KEY, DJANGO_SECRET, DB_PASSWORD)
+SECRETS = (API_KEY, DJANGO_SECRET)
 
 
 def hostname(host):
