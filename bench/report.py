@@ -7,7 +7,7 @@ from common import median
 
 @dataclass
 class Row:
-    section: str  # A (agent role speed), B (django_apm overhead), C (fleet)
+    section: str  # A (agent role speed), B (django_apm overhead), C (fleet), D (trace filter per span)
     figure: str
     values: list  # one per run; the median is the figure
     unit: str  # s, ms, floors, x (a ratio) or ""
@@ -22,6 +22,8 @@ def fmt(value, unit):
         return f"{value:.2f}x"
     if unit == "ms":
         return f"{value:.2f} ms"
+    if unit == "us":
+        return f"{value:.2f} µs"
     if unit == "s":
         return f"{value:.1f} s"
     if unit == "floors":

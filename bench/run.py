@@ -14,12 +14,13 @@ import sys
 
 import fleet
 import overhead
+import trace_filter
 import speed
 from common import CACHE, ROOT, BenchError, env_int, log
 from hosts import HostPool
 from report import render
 
-PARTS = ("speed", "overhead", "fleet")
+PARTS = ("speed", "overhead", "fleet", "filter")
 
 
 def settings():
@@ -74,6 +75,9 @@ def measure(cfg, rows):
             log(f"C: fleet of {cfg['fleet_size']} hosts, {cfg['fleet_runs']} site.yml run(s), {cfg['deploy_runs']} deploy(s)")
             results = fleet.run(pool, cfg["fleet_runs"], cfg["deploy_runs"], cfg["fleet_size"])
             rows += fleet.rows(results, cfg["fleet_size"])
+    if "filter" in cfg["only"]:
+        log(f"D: the trace filter's cost per span next to ddtrace's, {cfg['runs']} run(s) on this machine")
+        rows += trace_filter.rows(trace_filter.run(cfg["runs"]))
 
 
 def publish(cfg, rows):

@@ -174,6 +174,8 @@ def expected_dotenv(case):
         "DD_SITE": "datadoghq.com", "DD_TRACE_AGENT_URL": url,
         "DD_TRACE_SAMPLING_RULES": json.dumps(rules), "DD_TRACE_RATE_LIMIT": "10000",
         "DD_REDIS_SERVICE": f"{service}-redis", "DD_CELERY_DISTRIBUTED_TRACING": "true",
+        "DD_PSYCOPG_SERVICE": v.get("django_apm_postgres_service", f"{service}-postgres"),
+        "DD_REMOTE_CONFIGURATION_ENABLED": "true" if v.get("django_apm_remote_configuration_enabled") else "false",
         "DD_HTTP_SERVER_TAG_QUERY_STRING": "false", "DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING": "false",
         "DD_DJANGO_INCLUDE_USER_NAME": "false", "DD_DJANGO_INCLUDE_USER_EMAIL": "false",
         "DD_DJANGO_INCLUDE_USER_LOGIN": "false", "DD_DJANGO_INCLUDE_USER_REALNAME": "false",

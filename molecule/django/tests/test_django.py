@@ -31,8 +31,9 @@ BEGIN = "# BEGIN django_apm: Datadog APM, managed by Ansible (role django_apm)"
 END = "# END django_apm: Datadog APM, managed by Ansible (role django_apm)"
 PATIENT = "12345"
 USER, EMAIL, PASSWORD = "alice.patientcare", "alice.patientcare@example.org", "correct-horse-battery-staple"
-# Everything that identifies the patient or the user, as it could show up in a span.
-NEEDLES = [PATIENT, USER, EMAIL, "Patientcare", "alice"]
+# Everything that identifies the patient or the user, as it could show up in a span (the view's
+# raw queries also inline the id, the next two ids of an IN (...) list and the email as SQL literals).
+NEEDLES = [PATIENT, "12346", "12347", USER, EMAIL, "Patientcare", "alice", "example.org"]
 
 CLIENT = r'''
 import http.cookiejar, json, sys, urllib.parse, urllib.request
@@ -103,6 +104,8 @@ def expected_dotenv(host):
         "DD_TRACE_AGENT_URL": "http://127.0.0.1:8126",
         "DD_REDIS_SERVICE": "upstream-redis",
         "DD_CELERY_DISTRIBUTED_TRACING": "true",
+        "DD_PSYCOPG_SERVICE": "upstream-postgres",
+        "DD_REMOTE_CONFIGURATION_ENABLED": "false",
         "DD_HTTP_SERVER_TAG_QUERY_STRING": "false",
         "DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING": "false",
         "DD_DJANGO_INCLUDE_USER_NAME": "false",
@@ -232,9 +235,11 @@ def test_celery_task_lands_in_the_request_trace(host, session):
 def test_integrations_and_redis_naming(host, session):
     t = next(t for t in session if root(t)["resource"] == "GET patients/")
     services = {s["service"] for s in t}
-    assert {"upstream", "upstream-redis"} <= services, services
+    assert {"upstream", "upstream-redis", "upstream-postgres"} <= services, services
     names = {s["name"] for s in t}
-    assert {"django.request", "redis.command", "celery.apply", "celery.run", "requests.request", "sqlite.query"} <= names, names
+    assert {"django.request", "redis.command", "celery.apply", "celery.run", "requests.request", "postgres.query"} <= names, names
+    for span in (s for s in t if s["name"] == "postgres.query"):
+        assert (span["service"], span["meta"]["db.system"], span["meta"]["env"]) == ("upstream-postgres", "postgresql", "staging")
     client = next(s for s in t if s["name"] == "requests.request")
     assert client["meta"]["http.url"] == "http://127.0.0.1:8000/health/"
 
@@ -254,6 +259,52 @@ def test_no_phi_in_any_span(host, session):
                 assert "?" not in value, (key, value)
             if key.endswith("raw_command"):
                 assert " " not in value, (key, value)
+
+
+def test_sql_literals_are_replaced_in_the_postgres_spans(session):
+    t = next(t for t in session if root(t)["resource"] == "GET patients/")
+    resources = {s["resource"] for s in t if s["name"] == "postgres.query"}
+    for shape in ("SELECT COUNT(*) FROM patients_patient WHERE external_id = ? OR id = ?",
+                  "SELECT COUNT(*) FROM patients_patient WHERE id IN (?)",
+                  "SELECT COUNT(*) FROM auth_user WHERE email = ?"):
+        assert shape in resources, (shape, sorted(resources))
+
+
+def test_postgres_listens_on_loopback_only(host):
+    res = host.run("runuser -u postgres -- psql -X -tAc 'SHOW listen_addresses'")
+    assert res.rc == 0 and res.stdout.strip() == "localhost", res.stdout + res.stderr
+    listening = host.run("ss -Hltn 'sport = :5432'")
+    if listening.rc == 0:  # ss (iproute2) where the image has it
+        for line in listening.stdout.splitlines():
+            assert line.split()[3].rsplit(":", 1)[0] in ("127.0.0.1", "[::1]"), line
+
+
+def _app_python(host, code):
+    """The app's python as an operator runs it by hand: the app user, no DD_* in the environment."""
+    res = host.run(f"cd {APP} && runuser -u upstream -- env -i PATH=/usr/bin:/bin {VENV_PY} {code}")
+    assert res.rc == 0, res.stderr
+    return res.stdout
+
+
+def test_remote_configuration_is_off_in_the_app(host):
+    code = ("from ddtrace import config; from ddtrace.internal.remoteconfig.worker import remoteconfig_poller as p; "
+            "print(config._remote_config_enabled, p.status.value)")
+    out = _app_python(host, f"manage.py shell --settings=upstream.settings.prod -c {_q(code)}").split()
+    assert out[-2:] == ["False", "stopped"], out
+
+
+def test_a_management_command_by_hand_is_one_trace_of_the_app(host):
+    agent(host, "/test/session/clear")
+    _app_python(host, "manage.py patient_report 12345 --settings=upstream.settings.prod")
+    ts = wait_for(lambda: traces(host), lambda ts: [t for t in ts if root(t)["name"] == "django.command"] or None,
+                  "the patient_report command's trace")
+    sha = head_sha(host)
+    for t in ts:
+        r = root(t)
+        assert (r["service"], r["resource"], r["meta"].get("env"), r["meta"].get("version")) == ("upstream", "patient_report", "staging", sha)
+        assert any(s["name"] == "postgres.query" for s in t)
+        text, _ = span_contents([t])
+        assert PATIENT not in text and EMAIL not in text
 
 
 def test_redis_only_traces_are_dropped_by_the_sampling_rule(host):

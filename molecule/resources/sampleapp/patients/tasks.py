@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from .models import Patient
+from .queries import lookups
 
 
 @shared_task
@@ -10,3 +11,9 @@ def record_visit(patient_id):
     patient.visits += 1
     patient.save(update_fields=["visits"])
     return patient.visits
+
+
+@shared_task
+def patient_report(patient_id, email="alice.patientcare@example.org"):
+    """The beat-scheduled report (CELERY_BEAT_SCHEDULE): the patient lookups of patients.queries."""
+    return lookups(patient_id, email)

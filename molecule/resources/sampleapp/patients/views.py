@@ -5,6 +5,7 @@ from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 
 from .models import Patient
+from .queries import lookups
 from .tasks import record_visit
 
 
@@ -13,8 +14,9 @@ def health(request):
 
 
 def patients(request):
-    """Look a patient up by ?patient_id=: a cache read/write, a DB query, a call to the lab
-    service (LAB_URL, when set) and a Celery task.
+    """Look a patient up by ?patient_id=: a cache read/write, a DB query, the seed's raw queries
+    (patients.queries, for a numeric id: literals in SQL), a call to the lab service (LAB_URL,
+    when set) and a Celery task.
 
     Every step handles the patient id (the PHI the traces must not carry).
     """
@@ -24,6 +26,8 @@ def patients(request):
     if cached is None:
         cached = Patient.objects.filter(external_id=patient_id).values_list("visits", flat=True).first() or 0
         cache.set(key, cached, timeout=30)
+    email = getattr(request.user, "email", "") or "alice.patientcare@example.org"
+    found = lookups(patient_id, email) if patient_id.isdigit() and "'" not in email else None
     lab = None
     if settings.LAB_URL:
         try:
@@ -31,7 +35,7 @@ def patients(request):
         except requests.RequestException:
             lab = "unreachable"
     result = record_visit.delay(patient_id)
-    return JsonResponse({"visits": cached, "lab": lab, "task": result.id})
+    return JsonResponse({"visits": cached, "found": found, "lab": lab, "task": result.id})
 
 
 @login_required

@@ -44,13 +44,26 @@ TEMPLATES = [
     },
 ]
 
-# SQLite keeps the test data small; production would use PostgreSQL through psycopg2.
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": config("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3")),
+# PostgreSQL through psycopg2 as in production when DB_NAME is set (the .env the django_apm role
+# renders: DB_NAME, DB_USER, DB_PASSWORD, DB_HOST, DB_PORT), else SQLite for a quick local look.
+if config("DB_NAME", default=""):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": config("DB_NAME"),
+            "USER": config("DB_USER", default="upstream"),
+            "PASSWORD": config("DB_PASSWORD", default=""),
+            "HOST": config("DB_HOST", default="127.0.0.1"),
+            "PORT": config("DB_PORT", default="5432"),
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": config("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3")),
+        }
+    }
 
 REDIS_URL = config("REDIS_URL", default="redis://127.0.0.1:6379")
 CACHES = {
@@ -63,6 +76,14 @@ CACHES = {
 CELERY_BROKER_URL = f"{REDIS_URL}/0"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat (a cron of the app): the nightly report, every BEAT_REPORT_SECONDS when set.
+CELERY_BEAT_SCHEDULE = {
+    "patient-report": {
+        "task": "patients.tasks.patient_report",
+        "schedule": config("BEAT_REPORT_SECONDS", default=86400.0, cast=float),
+        "args": ("12345",),
+    },
+}
 
 # An outbound HTTP dependency of the patients view (the sample points it at its own /health/).
 LAB_URL = config("LAB_URL", default="")
