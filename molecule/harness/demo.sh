@@ -118,7 +118,7 @@ show() {
   report=$(docker exec -i "$name" python3 - --agent standin --url http://127.0.0.1:8000/health/ \
              --service "$service" --env "$env" --version "$sha" --timeout 30 \
              --unit "$service-gunicorn.service" --unit "$service-celery.service" \
-             < playbooks/files/trace_gate.py) || { echo "    $report"; false; }
+             < roles/app_deploy/files/trace_gate.py) || { echo "    $report"; false; }
   python3 - "$report" "$sha" <<'PY'
 import json, sys
 r, sha = json.loads(sys.argv[1]), sys.argv[2]

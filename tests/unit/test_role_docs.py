@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLES = ["datadog_agent", "django_apm"]
+ROLES = ["datadog_agent", "django_apm", "app_deploy"]
 # | `name` | `type` | `default` (or words, for a non-empty list or mapping) | meaning |
 CELL = r"((?:\\\||[^|])+?)"  # a table cell: anything but an unescaped |
 ROW = re.compile(r"^\|\s*`(\w+)`\s*\|\s*`([^`]+)`\s*\|\s*" + CELL + r"\s*\|\s*" + CELL + r"\s*\|$", re.M)

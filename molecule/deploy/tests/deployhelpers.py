@@ -34,6 +34,7 @@ UNITS = [f"{SERVICE}-gunicorn.service", f"{SERVICE}-celery.service"]
 AGENT_UNITS = ["datadog-agent.service", "datadog-agent-trace.service"]
 REMOTE = "/srv/git/upstream.git"
 WORK = "/srv/git/work"
+RECORD = "/var/lib/app_deploy/srv_upstream.json"  # app_deploy's record of the last completed deploy of APP
 
 # The clear values of vars/scenario.yml's vaulted secrets (made up): no log may contain them.
 API_KEY = "5ca1ab1e0ddba11deadbeefcafef00d0"
@@ -96,6 +97,15 @@ def host_time_ns(host):
 
 def head_sha(host):
     return host.check_output(f"git -c safe.directory={APP} -C {APP} rev-parse HEAD").strip()
+
+
+def push_commit(host, change, message):
+    """In the remote's work tree: run the shell CHANGE, commit it, force-push it to main; the new SHA."""
+    proc = host.run(f"cd {WORK} && {{ {change}; }} && git add -A && git diff --cached --quiet && exit 3; "
+                    f"git -c user.name=t -c user.email=t@example.invalid commit -qm {message!r} "
+                    f"&& git push -qf {REMOTE} HEAD:main && git rev-parse HEAD")
+    assert proc.rc == 0, proc.stdout + proc.stderr
+    return proc.stdout.strip()
 
 
 def remote_sha(host, ref="main"):

@@ -93,7 +93,7 @@ def test_check_mode_with_a_pending_release_reported_it_and_changed_nothing(host)
     assert after_check["units"] == before["units"]
     log = (runs_dir() / "check-release2-deploy.log").read_text()
     assert_no_secret(log, "deploy.yml --check --diff")
-    assert "changed: [" in log.split("TASK [Checkout | deploy_version, as the app user, into", 1)[1].split("TASK [", 1)[0], tail(log)
+    assert "changed: [" in log.split("Checkout | app_deploy_version, as the app user, into", 1)[1].split("TASK [", 1)[0], tail(log)
     assert "changed: [" in log.split("the .env read by python-decouple", 1)[1].split("TASK [", 1)[0], tail(log)
 
 

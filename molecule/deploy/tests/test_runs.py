@@ -5,13 +5,15 @@ deployed as a worker-only host and back, then remove.yml (check mode first). Eve
 under runs/ and grepped for the secrets.
 """
 
+import base64
+import json
 import os
 from pathlib import Path
 
 import yaml
 
-from deployhelpers import (AGENT_UNITS, APP, ENV, UNITS, WORK, assert_no_secret, dotenv, head_sha, hostname, http_get,
-                           records, remote_sha, run_playbook, runs_dir, tail)
+from deployhelpers import (AGENT_UNITS, APP, ENV, RECORD, UNITS, assert_no_secret, dotenv, head_sha,
+                           hostname, http_get, push_commit, records, remote_sha, run_playbook, runs_dir, tail)
 
 
 def test_site_check_mode_on_the_converged_host_changes_nothing(host):
@@ -30,13 +32,8 @@ def test_a_failed_health_gate_stops_the_rolling_deploy(host, tmp_path):
     """Two inventory hosts on the same container, one per batch (serial 1): the first deploys a
     release whose /health/ answers 500, fails its gate, and the second is never touched."""
     good = head_sha(host)
-    broken = host.run(
-        f"cd {WORK} && sed -i 's/return HttpResponse(\"ok\", content_type=\"text\\/plain\")/"
-        f"return HttpResponse(\"broken\", status=500)/' patients/views.py && git diff --quiet && exit 3; "
-        f"git -c user.name=t -c user.email=t@example.invalid commit -qam 'A broken release' "
-        f"&& git push -q /srv/git/upstream.git HEAD:main && git rev-parse HEAD")
-    assert broken.rc == 0, broken.stdout + broken.stderr
-    broken_sha = broken.stdout.strip()
+    broken_sha = push_commit(host, "sed -i 's/return HttpResponse(\"ok\", content_type=\"text\\/plain\")/"
+                                   "return HttpResponse(\"broken\", status=500)/' patients/views.py", "A broken release")
     assert remote_sha(host) == broken_sha != good
 
     container = hostname(host)
@@ -48,7 +45,7 @@ def test_a_failed_health_gate_stops_the_rolling_deploy(host, tmp_path):
     # The same group_vars as the scenario's inventory: the staging ones.
     (tmp_path / "group_vars").symlink_to(Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent / "group_vars")
 
-    rc, log, _ = run_playbook(host, "rollout-broken", "deploy", "-e", "deploy_serial=1",
+    rc, log, _ = run_playbook(host, "rollout-broken", "deploy", "-e", "app_deploy_serial=1",
                               inventory=tmp_path, limit=False)
     assert rc != 0, tail(log)
     assert "Health gate FAILED on canary" in log, tail(log)
@@ -58,12 +55,12 @@ def test_a_failed_health_gate_stops_the_rolling_deploy(host, tmp_path):
     assert_no_secret(log, "a failed rolling deploy")
     # The canary runs the broken release (nothing rolled back by itself): the message says how.
     assert dotenv(host)["DD_VERSION"] == broken_sha
-    assert f"-e deploy_version={good}" in log, tail(log)
+    assert f"-e app_deploy_version={good}" in log, tail(log)
 
 
 def test_a_rollback_to_a_known_sha_passes_the_gate(host):
     good = records(host)["release2"]["sha"]
-    rc, log, recap = run_playbook(host, "rollback", "deploy", "-e", f"deploy_version={good}")
+    rc, log, recap = run_playbook(host, "rollback", "deploy", "-e", f"app_deploy_version={good}")
     assert rc == 0 and recap["failed"] == 0, tail(log)
     assert "passed: http://127.0.0.1:8000/health/ answered 200" in log, tail(log)
     assert head_sha(host) == good and dotenv(host)["DD_VERSION"] == good
@@ -71,7 +68,7 @@ def test_a_rollback_to_a_known_sha_passes_the_gate(host):
     assert_no_secret(log, "a rollback deploy")
 
     # The same SHA again: nothing to do.
-    rc, log, recap = run_playbook(host, "rollback-again", "deploy", "-e", f"deploy_version={good}")
+    rc, log, recap = run_playbook(host, "rollback-again", "deploy", "-e", f"app_deploy_version={good}")
     assert rc == 0 and recap["changed"] == 0, tail(log)
 
 
@@ -82,7 +79,7 @@ def test_a_worker_only_host_drops_gunicorn_and_its_gate_checks_the_units(host):
     good = records(host)["release2"]["sha"]
     gunicorn, celery = UNITS
     celery_pid = host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip()
-    rc, log, recap = run_playbook(host, "worker-only", "deploy", "-e", f"deploy_version={good}",
+    rc, log, recap = run_playbook(host, "worker-only", "deploy", "-e", f"app_deploy_version={good}",
                                   "-e", '{"django_apm_gunicorn_enabled": false}')
     assert rc == 0 and recap["failed"] == 0 and recap["changed"] >= 1, tail(log)
     flat = " ".join(log.split())  # the callback folds long messages over lines
@@ -93,11 +90,87 @@ def test_a_worker_only_host_drops_gunicorn_and_its_gate_checks_the_units(host):
     assert host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip() == celery_pid, "the worker restarted"
     assert_no_secret(log, "a worker-only deploy")
 
-    rc, log, recap = run_playbook(host, "web-again", "deploy", "-e", f"deploy_version={good}")
+    rc, log, recap = run_playbook(host, "web-again", "deploy", "-e", f"app_deploy_version={good}")
     assert rc == 0 and recap["failed"] == 0, tail(log)
     assert "passed: http://127.0.0.1:8000/health/ answered 200" in log, tail(log)
     assert host.service(gunicorn).is_running and host.service(gunicorn).is_enabled
     assert host.run(f"systemctl show -p MainPID --value {celery}").stdout.strip() == celery_pid, "the worker restarted"
+
+
+def task_output(log, name):
+    """What the log printed under the first task whose header contains NAME (up to the next task)."""
+    assert f"{name}" in log, f"no task {name!r} in the log"
+    return log.split(name, 1)[1].split("\nTASK [", 1)[0]
+
+
+def record(host):
+    return json.loads(host.check_output(f"cat {RECORD}"))
+
+
+def unit_pids(host):
+    return {unit: host.check_output(f"systemctl show -p MainPID --value {unit}").strip() for unit in UNITS}
+
+
+def test_a_deploy_of_the_running_commit_does_nothing(host):
+    """The commit the host runs (by SHA: the remote's main is the broken release by now), recorded
+    with the same inputs: the two preflight probes, then
+    nothing (no checkout, pip, migrate, django_apm or gate), nothing changed or restarted."""
+    pids, sha = unit_pids(host), head_sha(host)
+    rc, log, recap = run_playbook(host, "noop", "deploy", "-e", f"app_deploy_version={sha}")
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+    assert "with the same inputs: nothing to do" in " ".join(log.split()), tail(log)
+    assert "TASK [django_apm : Preflight" not in log, tail(log)
+    for task in ("app_deploy : Checkout | the app's user", "app_deploy : Install | the app's virtualenv",
+                 "TASK [Instrument | Datadog APM", "app_deploy : Gate | the verdict", "app_deploy : Record | the completed deploy"):
+        assert "skipping: [" in task_output(log, task), task
+    assert unit_pids(host) == pids
+    assert record(host)["sha"] == head_sha(host) == sha
+
+
+def test_an_interrupted_deploy_is_finished_by_the_next_run(host):
+    """A new commit that changes the requirements and adds a migration; its deploy fails after the
+    checkout (pip refuses an argument). The next run of the same commit (-vvv --diff, its log
+    grepped for every secret) runs pip and the migration, django_apm moves DD_VERSION and restarts
+    the app, the gate passes, the record moves; a third run does nothing."""
+    good = records(host)["release2"]["sha"]
+    before = record(host)
+    assert before["sha"] == head_sha(host) == good
+    migration = base64.b64encode(b"from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n"
+                                 b"    dependencies = [('patients', '0001_initial')]\n    operations = []\n").decode()
+    sha = push_commit(host, f"git reset -q --hard {good} && echo '# pinned again' >> requirements.txt "
+                            f"&& echo {migration} | base64 -d > patients/migrations/0002_noop.py",
+                      "Requirements and a migration")
+    pids = unit_pids(host)
+
+    rc, log, _ = run_playbook(host, "interrupted", "deploy", "-e", "app_deploy_pip_extra_args=--no-such-option")
+    assert rc != 0, tail(log)
+    assert "no such option" in task_output(log, "app_deploy : Install | the app's requirements"), tail(log)
+    assert head_sha(host) == sha, "the checkout moved before the failure"
+    assert record(host)["sha"] == good and dotenv(host)["DD_VERSION"] == good
+    assert unit_pids(host) == pids
+    assert_no_secret(log, "a deploy that failed at pip")
+
+    rc, log, recap = run_playbook(host, "finished", "deploy", "-vvv", "--diff")
+    assert rc == 0 and recap["failed"] == 0, tail(log)
+    assert "skipping" not in task_output(log, "app_deploy : Install | the app's requirements"), "pip did not run"
+    assert "Applying patients.0002_noop" in task_output(log, "app_deploy : Migrate | database migrations"), tail(log)
+    assert "skipping: [" in task_output(log, "app_deploy : Checkout | app_deploy_version"), "fetched again"
+    assert dotenv(host)["DD_VERSION"] == sha and record(host)["sha"] == sha
+    assert all(unit_pids(host)[unit] != pids[unit] for unit in UNITS), "the app was not restarted"
+    assert "passed: http://127.0.0.1:8000/health/ answered 200" in log, tail(log)
+    assert_no_secret(log, "deploy.yml -vvv --diff")
+
+    rc, log, recap = run_playbook(host, "finished-again", "deploy")
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+    assert "TASK [django_apm : Preflight" not in log
+
+
+def test_a_code_only_commit_skips_pip_and_migrate(host):
+    """The rollback earlier deployed a commit that differs from the one before only in code: pip
+    and migrate were skipped; the first release's deploy ran both."""
+    log = (runs_dir() / f"{hostname(host)}-rollback.log").read_text()
+    for task in ("app_deploy : Install | the app's requirements", "app_deploy : Migrate | database migrations"):
+        assert "skipping: [" in task_output(log, task), task
 
 
 def test_remove_check_mode_then_remove(host):

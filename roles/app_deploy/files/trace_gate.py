@@ -1,59 +1,57 @@
 #!/usr/bin/env python3
-"""The trace half of deploy.yml's health gate, run on the app host (stdlib only, loopback only).
+"""The trace half of app_deploy's health gate, run on the app host (stdlib only, loopback only).
 
 Did the app, restarted on the commit just deployed, send a trace that reached the local agent?
 
-    trace_gate.py --agent standin|datadog [--url APP_URL] --service S --env E --version SHA
-                  [--unit UNIT ...] [--agent-port 8126] [--debug-port 5012] [--timeout 60]
+    trace_gate.py --agent datadog|standin [--url APP_URL] --service S --env E --version SHA
+                  [--unit UNIT ...] [--agent-port 8126] [--timeout 60] [--poll 2]
+    trace_gate.py --stale-units --env E --version SHA --unit UNIT [--unit UNIT ...]
 
-It asks the app itself (GET APP_URL, again every few seconds), then reads what the local agent
+It asks the app itself (GET APP_URL, again every few seconds), then asks the local agent what it
 received. It prints one JSON object ({"ok": ..., "summary": ..., ...}) and exits 0 when the gate
-passes, 1 when it does not.
+passes, 1 when it does not. The caller says which agent is there (--agent): this script never
+guesses.
 
 Without --url (a host that serves no web requests, e.g. one that only runs the Celery worker: its
 traces start on the web hosts) only the --unit checks below are made, and at least one is needed.
 
---agent standin (the harness's stand-in agent; its trace intake is Datadog's APM test agent):
+--agent datadog (the Datadog Agent, which keeps no spans to read back): the agent's own client,
+    `datadog-agent status --json`. Its "apmStats" section is the trace-agent's expvar JSON
+    (datadog-agent comp/trace/status/statusimpl/status.go, Agent 7.5x/7.6x), whose "receiver" is a
+    list of TagStats (pkg/trace/info/stats.go: the Tags and Stats fields side by side, e.g.
+    {"Lang": "python", ..., "TracesReceived": 12, ...}) for the previous minute, published once a
+    minute. Passes when, while this probe keeps sending requests to the app, the window changes
+    twice after it started (so the second one covers only traffic sent after the restart) and
+    shows traces received from python tracers. The span tags (env, version) cannot be read back
+    from the agent: the version is checked on the app side (each --unit's running process has
+    DD_VERSION=VERSION and DD_ENV=ENV), and "ratebyservice" is reported when it lists
+    service:SERVICE,env:ENV. Written from the datadog-agent sources; NOT run against a real
+    Datadog Agent here (the test harness's stand-in answers `status --json` with the same fields).
+
+--agent standin (the test harness's stand-in agent; its trace intake is Datadog's APM test agent):
     the spans themselves are read back from GET http://127.0.0.1:<agent-port>/test/session/traces.
     Passes when a span of SERVICE that started after this probe began carries env=ENV and
     version=VERSION. The tags of that trace are printed.
 
---agent datadog (the real Datadog Agent, which keeps no spans to read back): the trace-agent
-    publishes its receiver statistics (Go expvar) on its debug server,
-    https://127.0.0.1:<apm_config.debug.port, 5012>/debug/vars (TLS with the agent's IPC
-    certificate in Agent 7.5x/7.6x; plain HTTP on the receiver port in old agents). "receiver"
-    holds the traces received in the last minute per tracer language, refreshed once a minute.
-    Passes when, while this probe keeps sending requests to the app, two refreshes happen after it
-    started (so the second one covers only traffic sent after the restart) and the second shows
-    traces received from python tracers. The span tags (env, version) cannot be read back from a
-    real agent: the version is checked on the app side (each --unit's running process has
-    DD_VERSION=VERSION and DD_ENV=ENV), and `ratebyservice` is reported when it lists
-    service:SERVICE,env:ENV. This path was written from the datadog-agent sources (pkg/trace/info,
-    pkg/trace/api/debug_server.go); it has NOT been run against a real Datadog Agent here.
-
 --unit UNIT (any agent): the unit's MainPID environment must hold DD_VERSION=VERSION and
     DD_ENV=ENV (systemd loaded the new .env, the process was restarted).
+
+--stale-units: no gate; prints {"stale": [...]}, the --unit units whose running process does not
+    carry DD_VERSION=VERSION and DD_ENV=ENV (or that do not run), and exits 0.
 """
 
 import argparse
 import json
-import os
-import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 
-IPC_CERT = "/etc/datadog-agent/ipc_cert.pem"
 
-
-def get(url, timeout=5, context=None):
+def get(url, timeout=5):
     """GET a loopback URL, never through a proxy from the environment: (status, body)."""
-    handlers = [urllib.request.ProxyHandler({})]
-    if context is not None:
-        handlers.append(urllib.request.HTTPSHandler(context=context))
-    with urllib.request.build_opener(*handlers).open(url, timeout=timeout) as response:
+    with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(url, timeout=timeout) as response:
         return response.status, response.read()
 
 
@@ -126,44 +124,41 @@ def standin(args, started_ns):
         time.sleep(1)
 
 
-# --------------------------------------------------------------------------- real agent
+# --------------------------------------------------------------------------- Datadog Agent
 
-def debug_vars(args):
-    """The trace-agent's expvar JSON: HTTPS debug server first (7.5x+), then plain HTTP (old agents)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # loopback, the agent's self-signed IPC certificate
-    if os.access(IPC_CERT, os.R_OK):
-        try:
-            context.load_cert_chain(IPC_CERT)  # in case the debug server asks for the IPC client cert
-        except (OSError, ssl.SSLError):
-            pass
-    errors = []
-    for url, ctx in ((f"https://127.0.0.1:{args.debug_port}/debug/vars", context),
-                     (f"http://127.0.0.1:{args.debug_port}/debug/vars", None),
-                     (f"http://127.0.0.1:{args.agent_port}/debug/vars", None)):
-        try:
-            return url, json.loads(get(url, context=ctx)[1])
-        except (OSError, ValueError, ssl.SSLError) as exc:
-            errors.append(f"{url}: {getattr(exc, 'reason', exc)}")
-    raise ConnectionError("; ".join(errors))
+def agent_status():
+    """`datadog-agent status --json`, decoded (the CLI may print lines before the JSON)."""
+    proc = subprocess.run(["datadog-agent", "status", "--json"], capture_output=True, text=True, check=False,
+                          timeout=60)
+    if proc.returncode != 0:
+        raise ConnectionError(f"datadog-agent status --json: exit {proc.returncode}: {proc.stderr.strip()[-300:]}")
+    out = proc.stdout
+    try:
+        return json.loads(out[out.index("{"):])
+    except ValueError as exc:
+        raise ConnectionError(f"datadog-agent status --json: not JSON ({exc})") from exc
+
+
+def apm_stats(status):
+    """The "apmStats" section: the trace-agent's expvar JSON, or {"error": ..., "port": ...}."""
+    apm = status.get("apmStats")
+    if not isinstance(apm, dict):
+        raise ConnectionError("datadog-agent status --json has no apmStats section: is APM enabled (apm_config.enabled)?")
+    if apm.get("error"):
+        raise ConnectionError(f"the trace-agent is not running or unreachable: {apm['error']}")
+    return apm
 
 
 def python_traces(receiver):
-    """Traces received from python tracers in a published receiver window (flat or nested JSON)."""
-    total = 0
-    for entry in receiver or []:
-        tags = entry.get("Tags", entry)
-        stats = entry.get("Stats", entry)
-        if str(tags.get("Lang", "")).lower() == "python":
-            total += int(stats.get("TracesReceived", 0) or 0)
-    return total
+    """Traces received from python tracers in a published receiver window (TagStats: flat JSON)."""
+    return sum(int(entry.get("TracesReceived") or 0) for entry in receiver or []
+               if isinstance(entry, dict) and str(entry.get("Lang", "")).lower() == "python")
 
 
 def datadog(args, started_ns):
-    del started_ns  # the real agent's windows are counted instead (see the module docstring)
+    del started_ns  # the agent's windows are counted instead (see the module docstring)
     deadline = time.monotonic() + args.timeout
-    requests, refreshes, url, last, error = [], 0, None, None, None
+    requests, refreshes, last, error = [], 0, None, None
     next_poke = 0.0
     while time.monotonic() < deadline:
         now = time.monotonic()
@@ -171,40 +166,45 @@ def datadog(args, started_ns):
             requests.append(poke(args.url))
             next_poke = now + 2
         try:
-            url, data = debug_vars(args)
+            apm = apm_stats(agent_status())
             error = None
-        except ConnectionError as exc:
+        except (ConnectionError, OSError, subprocess.SubprocessError) as exc:
             error = str(exc)
-            time.sleep(2)
+            time.sleep(args.poll)
             continue
-        window = json.dumps(data.get("receiver"), sort_keys=True)
+        window = json.dumps(apm.get("receiver"), sort_keys=True)
         if last is not None and window != last:
             refreshes += 1
         last = window
-        if refreshes >= 2 and python_traces(data.get("receiver")) > 0:
+        if refreshes >= 2 and python_traces(apm.get("receiver")) > 0:
             key = f"service:{args.service},env:{args.env}"
-            return {"ok": True, "debug_url": url, "requests": len(requests),
-                    "python_traces_last_minute": python_traces(data.get("receiver")),
-                    "ratebyservice_lists_service_env": key in (data.get("ratebyservice") or {}),
-                    "note": "real agent: receiver statistics only; span tags are checked in Datadog, the version on the app side"}
-        time.sleep(2)
-    return {"ok": False, "debug_url": url, "error": error, "refreshes_seen": refreshes,
-            "requests": len(requests),
-            "hint": "is apm_config.debug.port (5012) enabled? set deploy_gate_timeout higher (windows refresh once a minute)"}
+            return {"ok": True, "requests": len(requests),
+                    "python_traces_last_minute": python_traces(apm.get("receiver")),
+                    "ratebyservice_lists_service_env": key in (apm.get("ratebyservice") or {}),
+                    "note": "Datadog Agent: receiver statistics only; span tags are checked in Datadog, the version on the app side"}
+        time.sleep(args.poll)
+    return {"ok": False, "error": error, "refreshes_seen": refreshes, "requests": len(requests),
+            "hint": "the trace-agent publishes its receiver statistics once a minute: raise app_deploy_gate_timeout"}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--agent", choices=["standin", "datadog"], required=True)
+    parser.add_argument("--agent", choices=["datadog", "standin"])
+    parser.add_argument("--stale-units", action="store_true", help="only list the --unit units not on the version")
     parser.add_argument("--url", help="a URL of the app that makes a traced request (none: check the units only)")
-    parser.add_argument("--service", required=True)
+    parser.add_argument("--service")
     parser.add_argument("--env", required=True)
     parser.add_argument("--version", required=True)
     parser.add_argument("--unit", action="append", default=[], help="an app unit whose process must carry the version")
     parser.add_argument("--agent-port", type=int, default=8126)
-    parser.add_argument("--debug-port", type=int, default=5012)
     parser.add_argument("--timeout", type=float, default=60)
+    parser.add_argument("--poll", type=float, default=2, help="seconds between two questions to the Datadog Agent")
     args = parser.parse_args()
+    if args.stale_units:
+        print(json.dumps({"stale": [u["unit"] for u in check_units(args)[1]]}))
+        return 0
+    if args.agent is None or args.service is None:
+        parser.error("--agent and --service are needed (unless --stale-units)")
     if args.url is None and not args.unit:
         parser.error("without --url (no web requests on this host) at least one --unit is needed")
 
