@@ -3,21 +3,19 @@
 What the hosts must report comes from the real staging inventory (inventory/staging/group_vars),
 read here as plain YAML: env and site from group_vars/all/main.yml, the service from there too
 (django_apm_service: "{{ ddapm_service }}" in group_vars/app.yml). Traces are read back from the
-stand-in agent's trace intake (ddapm-test-agent API) on the host. Nested runs of the playbooks use
-the scenario's inventory (its group_vars are the staging ones) and extra vars, keep their logs under
-the ephemeral directory (runs/) and are grepped for the made-up secrets.
+stand-in agent's trace intake (ddapm-test-agent API) on the host. Nested runs of the playbooks go
+through scenariorun with the scenario's inventory (its group_vars are the staging ones) and extra
+vars; their logs (runs/ of the ephemeral directory) are grepped for the made-up secrets.
 """
 
 import json
 import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
+import scenariorun
 import yaml
-
 from apmtest import http_get, wait_for  # noqa: F401  (shared; the tests import them from here)
+from scenariorun import hostname, runs_dir, tail  # noqa: F401  (shared; the tests import them from here)
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parents[1]))
@@ -41,48 +39,14 @@ DJANGO_SECRET = "molecule-deploy-Django-s3cret-not-real"
 SECRETS = (API_KEY, DJANGO_SECRET)
 
 
-def hostname(host):
-    return host.ansible.get_variables()["inventory_hostname"]
-
-
-def runs_dir():
-    path = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/tmp")) / "runs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def tail(log, lines=80):
-    return "\n".join(log.splitlines()[-lines:])
-
-
 def assert_no_secret(log, what):
-    for secret in SECRETS:
-        assert secret not in log, f"a secret ({secret[:4]}...) appears in the log of {what}"
-
-
-def recap(log, target):
-    match = re.search(
-        rf"^{re.escape(target)}\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)"
-        r"\s+skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", log, re.M)
-    keys = ("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored")
-    return dict(zip(keys, map(int, match.groups()))) if match else {}
+    scenariorun.assert_no_secret(log, what, SECRETS)
 
 
 def run_playbook(host, name, playbook, *args, inventory=None, limit=True):
-    """ansible-playbook playbooks/<playbook>.yml against this host; returns (rc, log, recap)."""
-    target = hostname(host)
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"),
-           "-i", str(inventory or os.environ["MOLECULE_INVENTORY_FILE"]),
-           "-e", f"@{SCENARIO / 'vars' / 'scenario.yml'}",
-           str(PROJECT / "playbooks" / f"{playbook}.yml"), *args]
-    if limit:
-        cmd += ["--limit", target]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PY_COLORS="0")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200, check=False,
-                          stdin=subprocess.DEVNULL)
-    log = proc.stdout + "\n" + proc.stderr
-    (runs_dir() / f"{target}-{name}.log").write_text(f"$ {' '.join(cmd)}\n{log}")
-    return proc.returncode, log, recap(log, target)
+    """ansible-playbook playbooks/<playbook>.yml (with vars/scenario.yml) against this host; (rc, log, recap)."""
+    return scenariorun.run(host, name, PROJECT / "playbooks" / f"{playbook}.yml", *args, inventory=inventory,
+                           extra_vars_files=[SCENARIO / "vars" / "scenario.yml"], limit=limit)
 
 
 def traces(host):

@@ -1,15 +1,10 @@
 """Version pin, upgrade, downgrade and faults (one host, tests run in this order)."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
-from ddhelpers import agent_state, assert_no_secret, hostname, journal, run_role, tail
+from ddhelpers import agent_state, assert_no_secret, journal, run_role, run_role_until, tail
 
 V60, V61 = "1:7.60.0-1", "1:7.61.0-1"
 REPO = "/srv/datadog-standin-repo"
@@ -155,31 +150,11 @@ def test_unreachable_repository_fails_clearly(host):
     assert rc == 0 and agent_state(host) == before, tail(log)
 
 
-def _run_and_kill_after(host, marker, *args):
-    """Start the converge run and SIGKILL ansible-playbook (and its children) once `marker` shows."""
-    cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
-           str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"),
-           "--limit", hostname(host), *args]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    seen = []
-    try:
-        for line in proc.stdout:
-            seen.append(line)
-            if re.search(marker, line):
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-    finally:
-        proc.wait(timeout=120)
-    return "".join(seen)
-
-
 def test_run_killed_halfway_is_finished_by_the_next_run(host):
     # A fresh install killed right after the package landed: no datadog.yaml yet, agent stopped.
     host.run("systemctl stop datadog-agent; apt-get purge -y datadog-agent; rm -rf /etc/datadog-agent")
     assert not host.package("datadog-agent").is_installed
-    log = _run_and_kill_after(host, r"^TASK \[datadog_agent : Configure \| datadog.yaml and checks after a fresh install", "-e", "datadog_agent_version=7.61.0")
+    log = run_role_until(host, "killed", r"^TASK \[datadog_agent : Configure \| datadog.yaml and checks after a fresh install", "-e", "datadog_agent_version=7.61.0")
     assert "datadog-agent and datadog-signing-keys" in log, log[-3000:]
     assert host.package("datadog-agent").is_installed
     assert not host.file("/etc/datadog-agent/datadog.yaml").exists
