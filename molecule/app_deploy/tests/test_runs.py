@@ -188,12 +188,15 @@ def test_dotenv_secrets_show_names_never_values(host):
              ("changed", "~", DIFF_SECRETS["diff_api_key_second"], DIFF_SECRETS["diff_partner_secret_second"]),
              ("removed", "-", None, None)]
     values = [*SECRETS, *DIFF_SECRETS.values()]
+    version = records(host)["release2"]["sha"]  # a known good commit, whatever the remote's main is by now
     for step, sign, key, secret in steps:
-        inputs = {} if key is None else {"django_apm_write_api_key": True, "django_apm_api_key": key,
-                                         "django_apm_dotenv_extra": {**base, "PARTNER_API_SECRET": secret}}
+        inputs = {"app_deploy_version": version}
+        if key is not None:
+            inputs.update(django_apm_write_api_key=True, django_apm_api_key=key,
+                          django_apm_dotenv_extra={**base, "PARTNER_API_SECRET": secret})
         for mode in (["--check", "--diff"], ["--diff"]):
             name = f"dotenv-{step}{'-check' if '--check' in mode else ''}"
-            rc, log, recap = run_playbook(host, name, "deploy", *(["-e", json.dumps(inputs)] if inputs else []), *mode)
+            rc, log, recap = run_playbook(host, name, "deploy", "-e", json.dumps(inputs), *mode)
             assert rc == 0 and recap["failed"] == 0, tail(log)
             summary = task_output(log, DOTENV_SUMMARY)
             for var in ("DD_API_KEY", "PARTNER_API_SECRET"):
