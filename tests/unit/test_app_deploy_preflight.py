@@ -16,7 +16,7 @@ ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_C
 
 def deploy(*extra):
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory" / "staging"),
-            str(ROOT / "playbooks" / "deploy.yml"), "-e", "vault_django_secret_key=made-up-not-a-secret",
+            str(ROOT / "playbooks" / "deploy.yml"), "-e", "vault_django_secret_key=made-up-not-a-secret", "-e", "vault_db_password=made-up-not-a-secret",
             "--limit", "web-1.staging.example.invalid"]
     for item in extra:
         argv += ["-e", item]

@@ -99,7 +99,7 @@ def test_only_vault_examples_with_placeholders_are_shipped(name):
     folder = INVENTORY / name / "group_vars" / "all"
     assert not (folder / "vault.yml").exists(), "a real vault file must not be shipped"
     example = yaml.safe_load((folder / "vault.yml.example").read_text())
-    assert set(example) == {"vault_datadog_api_key", "vault_django_secret_key", "vault_sentry_dsn"}
+    assert set(example) == {"vault_datadog_api_key", "vault_django_secret_key", "vault_db_password", "vault_sentry_dsn"}
     assert all(value == "CHANGE_ME" for value in example.values()), example
 
 

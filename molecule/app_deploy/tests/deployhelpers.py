@@ -36,7 +36,8 @@ RECORD = "/var/lib/app_deploy/srv_upstream.json"  # app_deploy's record of the l
 # The clear values of vars/scenario.yml's vaulted secrets (made up): no log may contain them.
 API_KEY = "5ca1ab1e0ddba11deadbeefcafef00d0"
 DJANGO_SECRET = "molecule-deploy-Django-s3cret-not-real"
-SECRETS = (API_KEY, DJANGO_SECRET)
+DB_PASSWORD = "molecule-deploy-Db-p4ss-not-real"
+SECRETS = (API_KEY, DJANGO_SECRET, DB_PASSWORD)
 
 
 def assert_no_secret(log, what):

@@ -8,7 +8,8 @@ the scenario itself (vars/scenario.yml only replaces the repository, git remote,
 
 import yaml
 
-from deployhelpers import (API_KEY, APP, AGENT_UNITS, ENV, SERVICE, SITE, STAGING_ALL, STAGING_APP, UNITS,
+from apmtest import span_contents
+from deployhelpers import (API_KEY, APP, AGENT_UNITS, DB_PASSWORD, ENV, SERVICE, SITE, STAGING_ALL, STAGING_APP, UNITS,
                            dotenv, head_sha, host_time_ns, http_get, records, remote_sha, runs_dir, traces,
                            wait_for, assert_no_secret, tail)
 
@@ -82,6 +83,59 @@ def test_traces_reaching_the_agent_carry_env_service_and_the_deployed_sha(host):
         assert span["meta"].get("version") != release1
     roots = [s for s in spans if s["name"] == "django.request"]
     assert {r["resource"] for r in roots} >= {"GET health/", "GET patients/"}
+
+
+# The PHI of the PostgreSQL test: a patient id the app inlines into raw SQL (and the next two ids of
+# its IN list), and the email of the anonymous visitor it puts in a string literal.
+PATIENT = "730519"
+EMAIL = "alice.patientcare@example.org"
+
+
+def test_the_app_runs_on_postgresql_with_the_vaulted_password(host):
+    """The .env holds the staging inventory's database settings, the password from the vault; the
+    database the deploy migrated is PostgreSQL's (the app's tables are there), reached with it."""
+    env = dotenv(host)
+    expected = {k: v for k, v in STAGING_APP["django_apm_dotenv_extra"].items() if k.startswith("DB_")}
+    assert {k: env[k] for k in expected if k != "DB_PASSWORD"} == {k: str(v) for k, v in expected.items() if k != "DB_PASSWORD"}
+    same = env["DB_PASSWORD"] == DB_PASSWORD  # compared out of the assert: a failure must not print it
+    assert same, "DB_PASSWORD in the .env is not the vaulted password"
+    tables = host.run(f"runuser -u postgres -- psql -X -tAd {env['DB_NAME']} -c "
+                      "\"SELECT tableowner FROM pg_tables WHERE tablename = 'patients_patient'\"")
+    assert tables.rc == 0 and tables.stdout.strip() == env["DB_USER"], tables.stdout + tables.stderr
+    assert not host.file(f"{APP}/db.sqlite3").exists, "the app fell back to SQLite"
+
+
+def test_postgres_spans_carry_env_the_naming_scheme_and_no_query_literal(host):
+    """A request that reaches PostgreSQL four ways with the patient id and an email in the SQL: its
+    postgres.query spans carry the app's env (the version is on the request's root), the service <service>-postgres (ddtrace
+    4.x names psycopg's spans postgres.query; django_apm sets DD_PSYCOPG_SERVICE), the queries with
+    every literal replaced by ?, and no span of the trace holds the id, the other ids or the email."""
+    sha, start = head_sha(host), host_time_ns(host)
+    status, _ = http_get(host, f"http://127.0.0.1:8000/patients/?patient_id={PATIENT}")
+    assert status == 200
+
+    def fresh_request(ts):
+        found = [t for t in ts if any(s["name"] == "django.request" and s["start"] >= start and s["resource"] == "GET patients/"
+                                      for s in t) and any(s["name"] == "postgres.query" for s in t)]
+        return found or None
+
+    trace = wait_for(lambda: traces(host), fresh_request, "the request's trace with its postgres spans")[0]
+    root = next(s for s in trace if s["name"] == "django.request")
+    assert (root["service"], root["meta"].get("env"), root["meta"].get("version")) == (SERVICE, ENV, sha)
+    pg = [s for s in trace if s["name"] == "postgres.query"]
+    for span in pg:
+        assert (span["service"], span["meta"].get("env"), span["meta"].get("db.system")) == \
+            (f"{SERVICE}-postgres", ENV, "postgresql"), span
+    resources = {s["resource"] for s in pg}
+    for shape in ("SELECT COUNT(*) FROM patients_patient WHERE external_id = ? OR id = ?",
+                  "SELECT COUNT(*) FROM patients_patient WHERE id IN (?)",
+                  "SELECT COUNT(*) FROM auth_user WHERE email = ?"):
+        assert shape in resources, (shape, sorted(resources))
+    text, numbers = span_contents([trace])
+    for needle in (PATIENT, str(int(PATIENT) + 1), str(int(PATIENT) + 2), EMAIL):
+        assert needle not in text, f"{needle} in a span"
+        if needle.isdigit():
+            assert int(needle) not in numbers, f"{needle} as a number in a span"
 
 
 def test_check_mode_with_a_pending_release_reported_it_and_changed_nothing(host):

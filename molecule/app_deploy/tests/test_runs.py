@@ -12,8 +12,8 @@ from pathlib import Path
 
 import yaml
 
-from deployhelpers import (AGENT_UNITS, APP, ENV, RECORD, UNITS, assert_no_secret, dotenv, head_sha,
-                           hostname, http_get, push_commit, records, remote_sha, run_playbook, runs_dir, tail)
+from deployhelpers import (AGENT_UNITS, APP, ENV, RECORD, SCENARIO, SECRETS, STAGING_APP, UNITS, assert_no_secret, dotenv,
+                           head_sha, hostname, http_get, push_commit, records, remote_sha, run_playbook, runs_dir, tail)
 
 
 def test_site_check_mode_on_the_converged_host_changes_nothing(host):
@@ -171,6 +171,44 @@ def test_a_code_only_commit_skips_pip_and_migrate(host):
     log = (runs_dir() / f"{hostname(host)}-rollback.log").read_text()
     for task in ("app_deploy : Install | the app's requirements", "app_deploy : Migrate | database migrations"):
         assert "skipping: [" in task_output(log, task), task
+
+
+DIFF_SECRETS = yaml.safe_load((SCENARIO / "vars" / "dotenv_diff.yml").read_text())
+DOTENV_SUMMARY = "django_apm : Configure | what the .env changes"
+
+
+def test_dotenv_secrets_show_names_never_values(host):
+    """The .env holds or held secrets: the API key (django_apm_write_api_key false -> true -> false)
+    and PARTNER_API_SECRET of django_apm_dotenv_extra (a name under the *SECRET* rule), each added,
+    changed and removed by deploy.yml, with --check --diff and then --diff. Every run says which
+    names it adds, changes or removes (secret, value hidden), no log holds a value (the new ones,
+    the old ones, the vaulted ones), and the .env ends as the inventory writes it."""
+    base = STAGING_APP["django_apm_dotenv_extra"]
+    steps = [("added", "+", DIFF_SECRETS["diff_api_key_first"], DIFF_SECRETS["diff_partner_secret_first"]),
+             ("changed", "~", DIFF_SECRETS["diff_api_key_second"], DIFF_SECRETS["diff_partner_secret_second"]),
+             ("removed", "-", None, None)]
+    values = [*SECRETS, *DIFF_SECRETS.values()]
+    version = records(host)["release2"]["sha"]  # a known good commit, whatever the remote's main is by now
+    for step, sign, key, secret in steps:
+        inputs = {"app_deploy_version": version}
+        if key is not None:
+            inputs.update(django_apm_write_api_key=True, django_apm_api_key=key,
+                          django_apm_dotenv_extra={**base, "PARTNER_API_SECRET": secret})
+        for mode in (["--check", "--diff"], ["--diff"]):
+            name = f"dotenv-{step}{'-check' if '--check' in mode else ''}"
+            rc, log, recap = run_playbook(host, name, "deploy", "-e", json.dumps(inputs), *mode)
+            assert rc == 0 and recap["failed"] == 0, tail(log)
+            summary = task_output(log, DOTENV_SUMMARY)
+            for var in ("DD_API_KEY", "PARTNER_API_SECRET"):
+                assert f"{sign} {var} (secret, value hidden)" in summary, (name, summary)
+            for value in values:
+                assert value not in log, f"a secret value ({value[:4]}...) is in the log of {name}"
+        env = dotenv(host)
+        assert ("DD_API_KEY" in env, "PARTNER_API_SECRET" in env) == (key is not None, key is not None), step
+        if key is not None:
+            same = (env["DD_API_KEY"], env["PARTNER_API_SECRET"]) == (key, secret)  # out of the assert: never printed
+            assert same, f"the {step} run did not write the new values"
+    assert dotenv(host)["DB_PASSWORD"] and "DD_API_KEY" not in dotenv(host)
 
 
 def test_remove_check_mode_then_remove(host):
