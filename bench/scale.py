@@ -20,12 +20,14 @@ from report import Row
 
 # Controller settings tried on the fleet (environment of ansible-playbook; ansible.cfg has forks=10,
 # strategy linear, pipelining on).
-VARIANTS = {
-    "forks 10, linear, pipelining (ansible.cfg)": {},
-    "forks 20, linear, pipelining": {"ANSIBLE_FORKS": "20"},
-    "forks 20, free, pipelining": {"ANSIBLE_FORKS": "20", "ANSIBLE_STRATEGY": "free"},
-    "forks 20, linear, no pipelining": {"ANSIBLE_FORKS": "20", "ANSIBLE_PIPELINING": "0"},
-}
+def variants(size):
+    return {
+        "forks 10 (ansible.cfg), linear, pipelining": {},
+        f"forks {size}, linear, pipelining": {"ANSIBLE_FORKS": str(size)},
+        f"forks {size}, free, pipelining": {"ANSIBLE_FORKS": str(size), "ANSIBLE_STRATEGY": "free"},
+        f"forks {size}, linear, no pipelining": {"ANSIBLE_FORKS": str(size), "ANSIBLE_PIPELINING": "0"},
+        "forks 5, linear, pipelining": {"ANSIBLE_FORKS": "5"},
+    }
 
 
 def run(pool, size):
@@ -39,7 +41,7 @@ def run(pool, size):
         one = run_playbook(SITE, inventory, "scale-one", "--limit", hosts[0])
         log(f"E no-op site.yml on 1 host: {one.seconds:.1f}s, controller CPU {one.cpu:.1f}s, changed={one.changed}")
         results = {"one": one, "variants": {}, "load": []}
-        for name, env in VARIANTS.items():
+        for name, env in variants(size).items():
             load = os.getloadavg()[0]
             done = run_playbook(SITE, inventory, "scale-" + "-".join(name.split(",")[0].split()) + f"-{len(results['variants'])}",
                                 extra_env=env)
