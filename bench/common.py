@@ -2,6 +2,7 @@
 
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -11,7 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / ".cache"
-LOGS = CACHE / "bench" / "logs"
+# BENCH_DIR: the work directory under .cache (and the hosts' label), so that two benches can run at
+# once without removing each other's files or hosts (default: bench, label owner=ddapm-bench).
+BENCH_DIR = os.environ.get("BENCH_DIR", "bench")
+WORK = CACHE / BENCH_DIR
+LOGS = WORK / "logs"
 BIN = Path(sys.executable).parent
 _START = time.monotonic()
 _RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
@@ -31,6 +36,7 @@ class PlaybookRun:
     seconds: float
     recap: dict  # host -> {"ok": n, "changed": n, "unreachable": n, "failed": n}
     log: Path
+    cpu: float = 0.0  # controller CPU seconds (user + system) of ansible-playbook and its children
 
     @property
     def changed(self):
@@ -45,18 +51,21 @@ def run_playbook(playbook, inventory, log_name, *args, extra_env=None):
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_RETRY_FILES_ENABLED="0")
     env.update(extra_env or {})
     cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *args]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log_path, "w") as out:
         rc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL).returncode
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     text = log_path.read_text()
     recap = {m[1]: dict(zip(("ok", "changed", "unreachable", "failed"), map(int, m.groups()[1:])))
              for m in _RECAP.finditer(text)}
     if rc != 0:
         tail = "\n".join(text.splitlines()[-40:])
         raise BenchError(f"{' '.join(cmd[3:])} failed (rc={rc}, log {log_path}):\n{tail}")
-    return PlaybookRun(seconds, recap, log_path)
+    return PlaybookRun(seconds, recap, log_path, cpu)
 
 
 def median(values):

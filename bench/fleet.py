@@ -12,8 +12,10 @@ deploys, on the N hosts of the last site run:
   then BENCH_DEPLOY_RUNS times: a new commit on each host's remote (sample_app_host.yml with the
   next sample_release), and deploy.yml of that new SHA with the playbook's own rolling batches, timed;
   then, on the first host alone, in floors (bench/playbooks/floor.yml on that host, before and
-  after each figure, as A measures): deploy.yml of the commit it runs (issue 9: <= 3 floors,
-  changed=0), and deploy.yml of a new commit that changes code only (pip and migrate skipped)
+  after each figure, as A measures): deploy.yml of a new commit that changes code only (pip and
+  migrate skipped); then BENCH_NOOP_RUNS times the runs that change nothing (issue 13; each must
+  report changed=0): site.yml (<= 5 floors), django_apm alone (bench/playbooks/django_apm.yml,
+  <= 3 floors) and deploy.yml of the commit the host runs (issue 9: <= 3 floors)
 """
 
 import os
@@ -28,8 +30,13 @@ DEPLOY = ROOT / "playbooks/deploy.yml"
 SAMPLE_HOST = ROOT / "molecule/resources/sample_app_host.yml"
 LOCAL_GROUP_VARS = ROOT / "inventory/local/group_vars"
 FLOOR = ROOT / "bench/playbooks/floor.yml"
+DJANGO_APM = ROOT / "bench/playbooks/django_apm.yml"
 NEEDED = (SITE, DEPLOY, SAMPLE_HOST, LOCAL_GROUP_VARS)
-NOOP_DEPLOY_TARGET = 3  # floors, issue 9
+# Runs that change nothing, in floors: issue 13 (site.yml, django_apm) and issue 9 (deploy.yml).
+NOOP_TARGETS = {"site": 5, "django_apm": 3, "deploy": 3}
+NOOP_LABELS = {"site": "site.yml, a run that changes nothing (1 host, app deployed)",
+               "django_apm": "django_apm alone, a run that changes nothing (1 host)",
+               "deploy": "deploy.yml, the commit the host runs (1 host)"}
 
 
 def missing():
@@ -88,33 +95,50 @@ def deploys(inventory, runs, size):
     return first, timed, batches
 
 
+def noop_runs(inventory, host, runs):
+    """On one host with the app deployed, in floors (bench/playbooks/floor.yml on that host before and
+    after each figure, as A measures), ``runs`` times: site.yml, django_apm alone and deploy.yml of the
+    commit the host runs, each of which must report changed=0 (issue 13)."""
+    limit = ("--limit", host)
+    out = []
+    for run in range(1, runs + 1):
+        floors = [run_playbook(FLOOR, inventory, f"noop-{run}-floor-0", *limit).seconds]
+        result = {}
+        for i, (key, playbook) in enumerate((("site", SITE), ("django_apm", DJANGO_APM), ("deploy", DEPLOY)), start=1):
+            done = run_playbook(playbook, inventory, f"noop-{run}-{key}", *limit)
+            floors.append(run_playbook(FLOOR, inventory, f"noop-{run}-floor-{i}", *limit).seconds)
+            result[key] = done.seconds
+            result[f"{key}_floors"] = done.seconds / ((floors[-2] + floors[-1]) / 2)
+            result[f"{key}_changed"] = done.changed
+        result["floor"] = sorted(floors)[len(floors) // 2]
+        out.append(result)
+        log(f"C no-op run {run}/{runs} on 1 host: floor {result['floor']:.1f}s; "
+            + "; ".join(f"{k} {result[k]:.1f}s ({result[k + '_floors']:.2f} floors, changed={result[k + '_changed']})"
+                        for k in ("site", "django_apm", "deploy")))
+    return out
+
+
 def one_host_deploys(inventory, host, run):
-    """deploy.yml on one host, in floors: the running commit again (no-op), then a code-only commit."""
+    """deploy.yml on one host, in floors: a new commit that changes code only."""
     limit = ("--limit", host)
 
     def floor(i):
         return run_playbook(FLOOR, inventory, f"fleet-{run}-floor-{i}", *limit).seconds
 
-    floors = [floor(0)]
-    noop = run_playbook(DEPLOY, inventory, f"fleet-{run}-deploy-noop", *limit)
-    floors.append(floor(1))
     run_playbook(SAMPLE_HOST, inventory, f"fleet-{run}-sample-code", "-e", f"sample_release=code-{run}", *limit)
-    floors.append(floor(2))
+    floors = [floor(0)]
     code = run_playbook(DEPLOY, inventory, f"fleet-{run}-deploy-code", *limit)
-    floors.append(floor(3))
+    floors.append(floor(1))
     text = code.log.read_text()
     skipped = all(re.search(re.escape(task) + r"[^\n]*\*+\n(?:[^\n]*\n)*?skipping: \[", text)
                   for task in ("Install | the app's requirements", "Migrate | database migrations"))
-    result = {"noop": noop.seconds, "noop_floors": noop.seconds / ((floors[0] + floors[1]) / 2),
-              "noop_changed": noop.changed, "code": code.seconds,
-              "code_floors": code.seconds / ((floors[2] + floors[3]) / 2), "code_skipped": skipped}
-    log(f"C deploy on 1 host, run {run}: the running commit {noop.seconds:.1f}s ({result['noop_floors']:.1f} floors, "
-        f"changed={noop.changed}); a code-only commit {code.seconds:.1f}s ({result['code_floors']:.1f} floors, "
+    result = {"code": code.seconds, "code_floors": code.seconds / ((floors[0] + floors[1]) / 2), "code_skipped": skipped}
+    log(f"C deploy on 1 host, run {run}: a code-only commit {code.seconds:.1f}s ({result['code_floors']:.1f} floors, "
         f"pip and migrate {'skipped' if skipped else 'RAN'})")
     return result
 
 
-def run(pool, site_count, deploy_count, size):
+def run(pool, site_count, deploy_count, size, noop_count=3):
     absent = missing()
     if absent:
         raise BenchError(f"C needs {', '.join(absent)} (not there yet)")
@@ -122,13 +146,14 @@ def run(pool, site_count, deploy_count, size):
     try:
         first, timed, batches = deploys(inventory, deploy_count, size)
         singles = [one_host_deploys(inventory, hosts[0], run) for run in range(1, max(deploy_count, 1) + 1)]
+        noops = noop_runs(inventory, hosts[0], noop_count)
     finally:
         pool.remove(hosts)
-    return {"sites": sites, "first_deploy": first, "deploys": timed, "batches": batches, "singles": singles}
+    return {"sites": sites, "first_deploy": first, "deploys": timed, "batches": batches, "singles": singles, "noops": noops}
 
 
 def rows(results, size):
-    sites, singles = results["sites"], results["singles"]
+    sites, singles, noops = results["sites"], results["singles"], results["noops"]
     return [
         Row("C", "site.yml, 1 fresh host", [r["one"] for r in sites], "s"),
         Row("C", f"site.yml, {size} fresh hosts at once", [r["many"] for r in sites], "s"),
@@ -138,11 +163,11 @@ def rows(results, size):
             note=f"the playbook's own batches ({results['batches']} here) and health gate"),
         Row("C", f"deploy.yml, first deploy to {size} hosts", [results["first_deploy"]], "s",
             note="set-up of the above (installs the app), one batch"),
-        Row("C", "deploy.yml, the commit the host runs (1 host)", [r["noop_floors"] for r in singles], "floors",
-            target=NOOP_DEPLOY_TARGET, seconds=[r["noop"] for r in singles],
-            note="changed=0" if max(r["noop_changed"] for r in singles) == 0
-            else f"changed={max(r['noop_changed'] for r in singles)} (expected 0)"),
         Row("C", "deploy.yml, a new commit changing code only (1 host)", [r["code_floors"] for r in singles], "floors",
             seconds=[r["code"] for r in singles],
             note="pip and migrate skipped" if all(r["code_skipped"] for r in singles) else "pip or migrate RAN (expected skipped)"),
-    ]
+    ] + [Row("C", NOOP_LABELS[key], [r[f"{key}_floors"] for r in noops], "floors", target=NOOP_TARGETS[key],
+             seconds=[r[key] for r in noops],
+             note="changed=0" if max(r[f"{key}_changed"] for r in noops) == 0
+             else f"changed={max(r[f'{key}_changed'] for r in noops)} (expected 0)")
+         for key in NOOP_TARGETS]

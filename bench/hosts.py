@@ -11,9 +11,9 @@ import time
 
 import yaml
 
-from common import CACHE, BenchError, log
+from common import BENCH_DIR, CACHE, WORK, BenchError, log
 
-LABEL = "owner=ddapm-bench"
+LABEL = "owner=ddapm-bench" + ("" if BENCH_DIR == "bench" else "-" + BENCH_DIR)
 PREFIX = "ddapm-bench-"
 REPO_DIR = "/srv/datadog-standin-repo"
 WHEEL_DIR = "/srv/wheels"
@@ -47,12 +47,13 @@ class HostPool:
         self.remove(list(self.started))
         return False
 
-    def start(self, count):
-        """Start count fresh hosts and wait until systemd has booted them; return their names."""
+    def start(self, count, prefix=PREFIX):
+        """Start count fresh hosts and wait until systemd has booted them; return their names
+        (prefix + a number: ddapm-bench-1, ..., or bench-fleet-01, ... for a prefix ending in '-NN')."""
         names = []
-        for _ in range(count):
+        for i in range(1, count + 1):
             self.counter += 1
-            name = f"{PREFIX}{self.counter}"
+            name = f"{prefix[:-2]}{i:02d}" if prefix.endswith("NN") else f"{prefix}{self.counter}"
             self.started.append(name)
             docker("run", "-d", "--name", name, "--hostname", name, "--label", LABEL,
                    "--network", "none", "--cgroupns", "host", "--cap-add", "SYS_ADMIN",
@@ -73,12 +74,15 @@ class HostPool:
             self.started = [n for n in self.started if n not in names]
 
 
-def wait_booted(name, deadline=90):
+def wait_booted(name, deadline=300):
     """Wait until systemd reports the host running (or degraded, as Molecule's prepare accepts)."""
     end = time.monotonic() + deadline
     while True:
         # Until systemd's bus is up, systemctl answers nothing at all: ask again.
-        state = docker("exec", name, "systemctl", "is-system-running", "--wait", check=False).stdout.strip()
+        try:
+            state = docker("exec", name, "systemctl", "is-system-running", "--wait", check=False, timeout=30).stdout.strip()
+        except subprocess.TimeoutExpired:  # a loaded machine boots 20 hosts slowly: ask again until the deadline
+            state = "starting (no answer within 30s)"
         if state in ("running", "degraded"):
             return
         if time.monotonic() > end:
@@ -117,7 +121,7 @@ def write_inventory(name, groups, *, children=None, all_vars=None, host_vars=Non
         if children and children.get(group):
             entry["children"] = {child: None for child in children[group]}
         inventory["all"]["children"][group] = entry or None
-    path = CACHE / "bench" / f"{name}.yml"
+    path = WORK / f"{name}.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("---\n# Written by bench/run.py for its containers; rewritten on every run.\n"
                     + yaml.safe_dump(inventory, sort_keys=False))

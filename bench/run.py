@@ -14,13 +14,14 @@ import sys
 
 import fleet
 import overhead
+import scale
 import trace_filter
 import speed
-from common import CACHE, ROOT, BenchError, env_int, log
+from common import CACHE, ROOT, WORK, BenchError, env_int, log
 from hosts import HostPool
 from report import render
 
-PARTS = ("speed", "overhead", "fleet", "filter")
+PARTS = ("speed", "overhead", "fleet", "filter", "scale")
 
 
 def settings():
@@ -38,6 +39,8 @@ def settings():
         "fleet_size": env_int("BENCH_FLEET_SIZE", 6, minimum=2),
         "fleet_runs": env_int("BENCH_FLEET_RUNS", min(runs, 2)),
         "deploy_runs": env_int("BENCH_DEPLOY_RUNS", 2),
+        "noop_runs": env_int("BENCH_NOOP_RUNS", 3),
+        "scale_size": env_int("BENCH_SCALE_SIZE", 20, minimum=2),
     }
 
 
@@ -51,7 +54,7 @@ def check_prerequisites(image):
 
 def clear_workdir():
     """Drop the inventories and logs of the previous run (its results.md stays until replaced)."""
-    workdir = CACHE / "bench"
+    workdir = WORK
     workdir.mkdir(parents=True, exist_ok=True)
     for path in workdir.iterdir():
         if path.name == "results.md":
@@ -73,8 +76,11 @@ def measure(cfg, rows):
             rows += overhead.rows(overhead.run(pool, cfg["runs"], cfg["requests"], cfg["warmup"]), cfg["requests"])
         if "fleet" in cfg["only"]:
             log(f"C: fleet of {cfg['fleet_size']} hosts, {cfg['fleet_runs']} site.yml run(s), {cfg['deploy_runs']} deploy(s)")
-            results = fleet.run(pool, cfg["fleet_runs"], cfg["deploy_runs"], cfg["fleet_size"])
+            results = fleet.run(pool, cfg["fleet_runs"], cfg["deploy_runs"], cfg["fleet_size"], cfg["noop_runs"])
             rows += fleet.rows(results, cfg["fleet_size"])
+        if "scale" in cfg["only"]:
+            log(f"E: fleet scale, site.yml no-op on {cfg['scale_size']} hosts at once (bench-fleet-NN)")
+            rows += scale.rows(scale.run(pool, cfg["scale_size"]), cfg["scale_size"])
     if "filter" in cfg["only"]:
         log(f"D: the trace filter's cost per span next to ddtrace's, {cfg['runs']} run(s) on this machine")
         rows += trace_filter.rows(trace_filter.run(cfg["runs"]))
@@ -86,11 +92,12 @@ def publish(cfg, rows):
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     about = (f"{stamp}, commit {head or '?'} (plus the working tree), image {cfg['image']}, {os.cpu_count()} CPUs, "
              f"BENCH_RUNS={cfg['runs']}, BENCH_REQUESTS={cfg['requests']}, BENCH_FLEET_SIZE={cfg['fleet_size']}, "
-             f"BENCH_FLEET_RUNS={cfg['fleet_runs']}, BENCH_DEPLOY_RUNS={cfg['deploy_runs']}")
+             f"BENCH_FLEET_RUNS={cfg['fleet_runs']}, BENCH_DEPLOY_RUNS={cfg['deploy_runs']}, BENCH_NOOP_RUNS={cfg['noop_runs']}, "
+             f"BENCH_SCALE_SIZE={cfg['scale_size']}, load average {os.getloadavg()[0]:.1f}")
     stand_in = ("The agent on the bench hosts is the project's stand-in datadog-agent package (its trace intake is "
                 "Datadog's APM test agent), not the real Datadog Agent: agent figures are not the real agent's.")
     print(f"\n{about}\n{stand_in}\n\n{table}\n", flush=True)
-    out = CACHE / "bench" / "results.md"
+    out = WORK / "results.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(f"# Bench results\n\n{about}.\n\n{stand_in}\n\n{table}\n")
     log(f"table saved to {out.relative_to(ROOT)}")

@@ -40,10 +40,47 @@ def test_dotenv_readback_exits_3_without_decouple(tmp_path):
     assert res.returncode == 3 and res.stdout == ""
 
 
-def test_venv_pipmodule_tells_whether_packaging_is_there():
-    assert run_c("venv_pipmodule.py").returncode == 0
-    bare = subprocess.run([sys.executable, "-I", "-S", "-c", (FILES / "venv_pipmodule.py").read_text()], timeout=60)
-    assert bare.returncode == 3
+def _probe(tmp_path, **over):
+    args = {"app_dir": str(tmp_path / "app"), "settings_file": str(tmp_path / "app/prod.py"),
+            "dotenv_path": str(tmp_path / "app/.env"), "venv_python": sys.executable, "user": "nobody",
+            "group": "nogroup", "git": True, "services": [], "units": [], "retired": [], **over}
+    res = run_c("probe.py", json.dumps(args), python="/usr/bin/python3")  # the host's Python, as the role runs it
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+def test_probe_reads_everything_preflight_needs_in_one_run(tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "prod.py").write_text("DEBUG = False\n# --- Sentry ---\n")
+    (app / ".env").write_text("SECRET_KEY='s'\n")
+    git = ["git", "-C", str(app), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    sha = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    seen = _probe(tmp_path)
+    assert seen["app_dir"] and seen["settings_exists"] and seen["dotenv_exists"]
+    assert (seen["settings"], seen["dotenv"]) == ("DEBUG = False\n# --- Sentry ---\n", "SECRET_KEY='s'\n")
+    assert seen["python"] and seen["pipmodule"] and seen["ddtrace"] == "4.16.0"
+    assert seen["user"] and seen["group"]
+    assert seen["git"] == {"rc": 0, "sha": sha, "error": ""}
+
+
+def test_probe_says_what_is_missing(tmp_path):
+    (tmp_path / "app").mkdir()
+    seen = _probe(tmp_path, venv_python=str(tmp_path / "nope/bin/python"), user="no-such-user-x", group="no-such-group-x")
+    assert seen["app_dir"] and not seen["settings_exists"] and not seen["dotenv_exists"] and seen["settings"] == ""
+    assert not seen["python"] and not seen["pipmodule"] and seen["ddtrace"] == "none"
+    assert not seen["user"] and not seen["group"]
+    assert seen["git"]["rc"] != 0 and seen["git"]["sha"] == "" and "git repository" in seen["git"]["error"]
+    assert _probe(tmp_path, git=False)["git"] == {"rc": 0, "sha": "", "error": ""}  # no git read asked
+
+
+def test_probe_tells_a_virtualenv_without_packaging_or_ddtrace(tmp_path):
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True, timeout=120)
+    seen = _probe(tmp_path, venv_python=str(tmp_path / "bare/bin/python"))
+    assert seen["python"] and not seen["pipmodule"] and seen["ddtrace"] == "none"
 
 
 def test_dotenv_contract_as_the_validator(tmp_path):

@@ -8,6 +8,7 @@ and these filters import it, so the two cannot drift.
 import fnmatch
 import importlib.util
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -317,6 +318,186 @@ def changed_inputs(plan, items):
     return out
 
 
+# --- The plan: DD_VERSION, the .env items, the units (from the role's inputs) ----------------------
+def _bool(value):
+    """Ansible's truthiness of an input that argument_specs typed as bool (or a string from -e)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return bool(value)
+
+
+def version_info(explicit, git_result, checkout_sha, length):
+    """DD_VERSION and where it comes from: django_apm_version if set; else ``after`` of the deploy's
+    git result; else the commit the probe read in the checkout. Returns {"source", "version",
+    "git_after"}; a SHA is cut to ``length`` hex digits when length > 0."""
+    explicit = "" if explicit is None else str(explicit).strip()
+    git_after = str((git_result or {}).get("after") or "").strip() if isinstance(git_result, Mapping) else ""
+    if explicit:
+        return {"source": "django_apm_version", "version": explicit, "git_after": git_after}
+    source, sha = ("django_apm_git_result", git_after) if git_after else ("checkout", str(checkout_sha or "").strip())
+    length = int(length)
+    return {"source": source, "version": sha[:length] if length > 0 else sha, "git_after": git_after}
+
+
+def sampling_rules(keep_redis_only_traces, redis_service, sample_rate):
+    """DD_TRACE_SAMPLING_RULES: rules match the local root span. The first one drops traces that
+    are Redis commands alone (the Celery worker's broker polling); every other trace is kept at
+    the sample rate."""
+    rules = [] if _bool(keep_redis_only_traces) else [{"service": str(redis_service), "name": "redis.command", "sample_rate": 0.0}]
+    return rules + [{"sample_rate": float(sample_rate)}]
+
+
+def dotenv_items(inputs, privacy_env):
+    """The .env, in file order: dicts {name, value, var, group}: ``var`` is the variable a bad value is
+    blamed on; ``group`` is tracer (the role's own settings), privacy (forced, not switchable), custom
+    (django_apm_tracer_env), api_key, app (django_apm_dotenv_extra). ``inputs`` holds the role's
+    inputs by their names without the django_apm_ prefix."""
+    i = inputs
+    url = str(i.get("agent_url") or "") or agent_url(i["agent_host"], i["agent_port"])
+    rules = sampling_rules(i["keep_redis_only_traces"], i["redis_service"], i["sample_rate"])
+    tracer = [
+        ("DD_TRACE_ENABLED", dotenv_str(i["trace_enabled"]), "django_apm_trace_enabled"),
+        ("DD_SERVICE", i["service"], "django_apm_service"),
+        ("DD_ENV", i["env"], "django_apm_env"),
+        ("DD_VERSION", i["version"], "django_apm_version"),
+        ("DD_SITE", i["site"], "django_apm_site"),
+        ("DD_TRACE_AGENT_URL", url, "django_apm_agent_url"),
+        ("DD_TRACE_SAMPLING_RULES", json.dumps(rules), "django_apm_sample_rate"),
+        ("DD_TRACE_RATE_LIMIT", i["trace_rate_limit"], "django_apm_trace_rate_limit"),
+        ("DD_REDIS_SERVICE", i["redis_service"], "django_apm_redis_service"),
+        ("DD_CELERY_DISTRIBUTED_TRACING", "true", ""),
+        ("DD_PSYCOPG_SERVICE", i["postgres_service"], "django_apm_postgres_service"),
+        ("DD_REMOTE_CONFIGURATION_ENABLED", dotenv_str(i["remote_configuration_enabled"]), "django_apm_remote_configuration_enabled"),
+    ]
+    items = [{"name": n, "value": v, "var": var, "group": "tracer"} for n, v, var in tracer]
+    items += [{"name": str(n), "value": v, "var": "", "group": "privacy"} for n, v in (privacy_env or {}).items()]
+    items += [{"name": str(n), "value": v, "var": "django_apm_tracer_env", "group": "custom"}
+              for n, v in (i.get("tracer_env") or {}).items()]
+    if _bool(i.get("write_api_key")):
+        items.append({"name": "DD_API_KEY", "value": i.get("api_key", ""), "var": "django_apm_api_key", "group": "api_key"})
+    items += [{"name": str(n), "value": v, "var": "django_apm_dotenv_extra", "group": "app"}
+              for n, v in (i.get("dotenv_extra") or {}).items()]
+    return items
+
+
+def dotenv_group_names(items, groups):
+    """The names of the .env items of these groups: block (tracer, privacy, custom: what the settings
+    block exports before ddtrace loads; never the API key, never the app's own) or managed (tracer,
+    privacy, and DD_API_KEY: names the role owns, refused in django_apm_tracer_env and
+    django_apm_dotenv_extra)."""
+    named = {"block": ("tracer", "privacy", "custom"), "managed": ("tracer", "privacy")}
+    wanted = named.get(groups, groups)
+    names = [str(item["name"]) for item in items if item.get("group") in wanted]
+    return names + (["DD_API_KEY"] if groups == "managed" else [])
+
+
+def units_plan(prefix, manage, gunicorn_enabled, celery_enabled, services):
+    """The app's units: managed (the role installs and runs them), retired (the role's units switched
+    off: stopped, disabled, removed if present), templates (unit -> template), all (managed + the
+    app's own django_apm_services; never the agent's)."""
+    own = [("%s-gunicorn.service" % prefix, "gunicorn.service.j2", _bool(gunicorn_enabled)),
+           ("%s-celery.service" % prefix, "celery.service.j2", _bool(celery_enabled))]
+    manage = _bool(manage)
+    managed = [unit for unit, _, on in own if manage and on]
+    return {
+        "managed": managed,
+        "retired": [unit for unit, _, on in own if manage and not on],
+        "templates": [{"unit": unit, "src": src} for unit, src, on in own if manage and on],
+        "all": managed + [str(s) for s in services or []],
+    }
+
+
+# --- What the probe saw (files/probe.py): the host's state, without the files' contents ------------
+def host_view(probe, marker_begin, marker_end, sentry_regex, header_regex):
+    """The probe's answer reduced to what preflight and the plan use: the settings file's plan
+    (settings_plan) and the .env's names, never the contents of either (they may hold secrets)."""
+    dotenv = probe.get("dotenv") or ""
+    view = {k: v for k, v in probe.items() if k not in ("settings", "dotenv")}
+    view["settings_plan"] = settings_plan(probe.get("settings") or "", marker_begin, marker_end, sentry_regex, header_regex)
+    view["dotenv_managed"] = "# django_apm: rendered whole by the django_apm role" in dotenv
+    view["dotenv_names"] = dotenv_names(dotenv)
+    return view
+
+
+def host_problems(view, inputs, hostname):
+    """One message per fact about the host that stops the role (each names the variable to fix)."""
+    i, out = inputs, []
+    if not view["app_dir"]:
+        out.append("django_apm_app_dir (%s) is not a directory on %s: deploy the app first" % (i["app_dir"], hostname))
+    if not view["settings_exists"]:
+        out.append("django_apm_settings_file (%s) does not exist: set django_apm_settings_module or django_apm_settings_file "
+                   "to the app's production settings" % i["settings_file"])
+    if not view["python"]:
+        out.append("django_apm_venv (%s) has no bin/python: point it at the app's virtualenv (the role never installs "
+                   "into the system Python)" % i["venv"])
+    elif not view["pipmodule"]:
+        out.append("django_apm_venv (%s) lacks the 'packaging' module that Ansible's pip module needs there: add "
+                   "packaging to the app's requirements" % i["venv"])
+    if not view["user"]:
+        out.append("django_apm_app_user (%s) does not exist on %s" % (i["app_user"], hostname))
+    if not view["group"]:
+        out.append("django_apm_app_group (%s) does not exist on %s" % (i["app_group"], hostname))
+    if i["version_source"] == "checkout" and view["git"]["rc"] != 0:
+        out.append("django_apm_app_dir (%s) is not a git checkout with a commit (%s) and no version was given: set "
+                   "django_apm_version, or pass the deploy's git result as django_apm_git_result"
+                   % (i["app_dir"], view["git"]["error"]))
+    foreign = view["settings_plan"]["foreign_lines"]
+    if foreign:
+        out.append("django_apm_settings_file (%s) imports or patches ddtrace outside the managed block (lines %s): remove "
+                   "that old APM code, the role's block replaces it" % (i["settings_file"], ", ".join(map(str, foreign))))
+    foreign_names = [n for n in view["dotenv_names"] if n not in i["dotenv_names"]]
+    if view["dotenv_exists"] and not view["dotenv_managed"] and foreign_names:
+        out.append("django_apm_dotenv_path (%s) exists, was not written by this role and sets %s: the role renders the "
+                   "whole file, so add those to django_apm_dotenv_extra (or point django_apm_dotenv_path elsewhere)"
+                   % (i["dotenv_path"], ", ".join(foreign_names)))
+    unknown = [unit for unit, state in view["services"].items() if view["systemd"] and state != "loaded"]
+    if unknown:
+        out.append("django_apm_services lists units that systemd does not know: %s" % unknown)
+    if i["units"] and not view["systemd"]:
+        out.append("django_apm_manage_units / django_apm_services need systemd, which is not running on %s" % hostname)
+    return out
+
+
+# --- What a run changed (from the registered results of its tasks) ---------------------------------
+def _changed(result):
+    return isinstance(result, Mapping) and bool(result.get("changed"))
+
+
+def run_outcome(results, units, dotenv_path, settings_file, dotenv_plan, items, ddtrace_before, ddtrace_version, verify_always):
+    """What this run changed and what follows from it. ``results`` holds the registered results:
+    dotenv, block, pip (one each) and unit_files, dropins, started (the ``results`` lists of the
+    loops). Returns:
+      app_changed    the .env, the block or ddtrace changed: every unit loads those
+      restart_units  every unit when app_changed, else those whose own file or drop-in changed
+      health_units   restarted or started: each must stay up (and the app answer), else rollback
+      rollback       rollback_plan of every file this run changed (all written with backup: true)
+      changed_inputs what changed, by input, for a rolled-back run's message (names, never values)
+      verify_needed  the verify stage has something to check (or django_apm_verify_always)
+    """
+    dotenv, block, pip = (results.get(k) or {} for k in ("dotenv", "block", "pip"))
+    unit_files, dropins, started = (list(results.get(k) or []) for k in ("unit_files", "dropins", "started"))
+    app_changed = _changed(dotenv) or _changed(block) or _changed(pip)
+    own = [r["item"]["unit"] for r in unit_files if _changed(r)] + [r["item"] for r in dropins if _changed(r)]
+    restart = list(units) if app_changed else list(dict.fromkeys(own))
+    health = list(dict.fromkeys(restart + [r["item"] for r in started if _changed(r)]))
+    entries = ([[dotenv_path, dotenv], [settings_file, block]]
+               + [["/etc/systemd/system/" + r["item"]["unit"], r] for r in unit_files]
+               + [["/etc/systemd/system/%s.d/django-apm.conf" % r["item"], r] for r in dropins])
+    inputs = changed_inputs(dotenv_plan, items) if _changed(dotenv) else []
+    inputs += ["the settings block in %s" % settings_file] if _changed(block) else []
+    inputs += ["the unit %s (django_apm_gunicorn_*, django_apm_celery_*, django_apm_wsgi_app)" % r["item"]["unit"]
+               for r in unit_files if _changed(r)]
+    inputs += ["ddtrace %s -> %s (django_apm_ddtrace_version)" % (ddtrace_before, ddtrace_version)] if _changed(pip) else []
+    return {
+        "app_changed": app_changed,
+        "restart_units": restart,
+        "health_units": health,
+        "rollback": rollback_plan(entries),
+        "changed_inputs": inputs,
+        "verify_needed": _bool(verify_always) or app_changed or bool(health),
+    }
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -336,4 +517,12 @@ class FilterModule:
             "django_apm_bind_url": bind_url,
             "django_apm_rollback_plan": rollback_plan,
             "django_apm_changed_inputs": changed_inputs,
+            "django_apm_version_info": version_info,
+            "django_apm_sampling_rules": sampling_rules,
+            "django_apm_dotenv_items": dotenv_items,
+            "django_apm_dotenv_group_names": dotenv_group_names,
+            "django_apm_units_plan": units_plan,
+            "django_apm_host_view": host_view,
+            "django_apm_host_problems": host_problems,
+            "django_apm_run_outcome": run_outcome,
         }

@@ -1,0 +1,68 @@
+"""E. Fleet scale (issue 13): site.yml that changes nothing, on BENCH_SCALE_SIZE hosts at once.
+
+BENCH_SCALE_SIZE (20) fresh hosts named bench-fleet-NN (labelled owner=ddapm-bench like every bench
+host, removed at the end), in the groups of inventory/local as in C, converged first by site.yml
+(the agent on every host; the app is not deployed on them, so site.yml's app play stops at its
+"app not deployed" check there: C measures django_apm's no-op on a host with the app). Then
+site.yml again, changing nothing, timed with the wall clock and the controller's CPU (user + system
+of ansible-playbook and every process it started, docker exec clients included):
+  * on one of the hosts alone (--limit), the baseline;
+  * on every host at once under each controller setting of VARIANTS (forks, strategy, pipelining),
+    each run once, in one interleaved order.
+Figures: wall time, the ratio to one host, controller CPU seconds per host-run, changed (must be 0).
+"""
+
+import os
+
+from common import ROOT, BenchError, log, run_playbook
+from fleet import SITE, fleet_inventory
+from report import Row
+
+# Controller settings tried on the fleet (environment of ansible-playbook; ansible.cfg has forks=10,
+# strategy linear, pipelining on).
+def variants(size):
+    return {
+        "forks 10 (ansible.cfg), linear, pipelining": {},
+        f"forks {size}, linear, pipelining": {"ANSIBLE_FORKS": str(size)},
+        f"forks {size}, free, pipelining": {"ANSIBLE_FORKS": str(size), "ANSIBLE_STRATEGY": "free"},
+        f"forks {size}, linear, no pipelining": {"ANSIBLE_FORKS": str(size), "ANSIBLE_PIPELINING": "0"},
+        "forks 5, linear, pipelining": {"ANSIBLE_FORKS": "5"},
+    }
+
+
+def run(pool, size):
+    hosts = pool.start(size, prefix="bench-fleet-NN")
+    try:
+        inventory = fleet_inventory("scale", hosts)
+        converge = run_playbook(SITE, inventory, "scale-converge", extra_env={"ANSIBLE_FORKS": str(size)})
+        if converge.changed == 0:
+            raise BenchError(f"the converge of {size} fresh hosts changed nothing ({converge.log})")
+        log(f"E converge: site.yml on {size} fresh hosts: {converge.seconds:.1f}s")
+        one = run_playbook(SITE, inventory, "scale-one", "--limit", hosts[0])
+        log(f"E no-op site.yml on 1 host: {one.seconds:.1f}s, controller CPU {one.cpu:.1f}s, changed={one.changed}")
+        results = {"one": one, "variants": {}, "load": []}
+        for name, env in variants(size).items():
+            load = os.getloadavg()[0]
+            done = run_playbook(SITE, inventory, "scale-" + "-".join(name.split(",")[0].split()) + f"-{len(results['variants'])}",
+                                extra_env=env)
+            results["variants"][name] = done
+            results["load"].append(load)
+            log(f"E no-op site.yml on {size} hosts, {name}: {done.seconds:.1f}s ({done.seconds / one.seconds:.2f}x one host), "
+                f"controller CPU {done.cpu / size:.2f}s per host-run, changed={done.changed}, load average before {load:.1f}")
+    finally:
+        pool.remove(hosts)
+    return results
+
+
+def rows(results, size):
+    one = results["one"]
+    out = [Row("E", "site.yml no-op, 1 host (of the fleet)", [one.seconds], "s",
+               note=f"controller CPU {one.cpu:.1f} s; changed={one.changed}")]
+    for name, done in results["variants"].items():
+        out.append(Row("E", f"site.yml no-op, {size} hosts at once: {name}", [done.seconds], "s",
+                       note=(f"{done.seconds / one.seconds:.2f}x one host; controller CPU {done.cpu / size:.2f} s per host-run; "
+                             f"changed={done.changed}")))
+    loads = results["load"]
+    out.append(Row("E", "load average (1 min) before the fleet runs", loads, "",
+                   note=f"{os.cpu_count()} CPUs shared with other work: the times are upper bounds"))
+    return out
