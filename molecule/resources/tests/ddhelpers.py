@@ -2,7 +2,10 @@
 
 Nested runs: `run_role()` runs the scenario's converge.yml again with ansible-playbook against one
 live Molecule host (molecule's environment: ANSIBLE_CONFIG, MOLECULE_INVENTORY_FILE...), keeps
-the full log under the scenario's ephemeral directory and returns (rc, log, recap).
+the full log under the scenario's ephemeral directory and returns (rc, log, recap); the tasks that
+reported a change go to runs/<host>-<name>.changes.jsonl (changes.py). `run_checked()` runs the
+same inputs with --check first and fails unless --check reported exactly the tasks and handlers
+the real run then changed.
 """
 
 import os
@@ -10,6 +13,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+from changes import assert_check_tells_the_truth, changed, changes_env
 
 # Made-up test secrets (the clear values of the scenarios' secrets.yml): no log may contain them.
 API_KEY = "3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e"
@@ -57,7 +62,8 @@ def run_role(host, name, *args, playbook="converge.yml"):
     cmd = [str(Path(sys.executable).parent / "ansible-playbook"),
            "-i", os.environ["MOLECULE_INVENTORY_FILE"],
            str(scenario_dir / playbook), "--limit", target, *args]
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PY_COLORS="0")
+    env = changes_env(_ephemeral() / f"{target}-{name}.changes.jsonl",
+                      dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", PY_COLORS="0"))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False,
                           stdin=subprocess.DEVNULL)
     log = proc.stdout + "\n" + proc.stderr
@@ -68,6 +74,23 @@ def run_role(host, name, *args, playbook="converge.yml"):
     recap = dict(zip(("ok", "changed", "unreachable", "failed", "skipped", "rescued", "ignored"),
                      map(int, match.groups()))) if match else {}
     return proc.returncode, log, recap
+
+
+def changed_in(host, name):
+    """The tasks and handlers that reported a change in the run_role() run called `name`."""
+    return changed(_ephemeral() / f"{hostname(host)}-{name}.changes.jsonl", host=hostname(host))
+
+
+def run_checked(host, name, *args, playbook="converge.yml", known=None):
+    """run_role() with --check, then for real; asserts both report the same changed tasks and
+    handlers, but for the `known` differences named with their reason (changes.py)."""
+    rc, log, recap = run_role(host, f"{name}-check", "--check", *args, playbook=playbook)
+    assert rc == 0, tail(log)
+    check = changed_in(host, f"{name}-check")
+    rc, log, recap = run_role(host, name, *args, playbook=playbook)
+    if rc == 0:
+        assert_check_tells_the_truth(check, changed_in(host, name), f"{name} on {hostname(host)}", known)
+    return rc, log, recap
 
 
 def tail(log, lines=80):
