@@ -7,9 +7,10 @@ $MOLECULE_EPHEMERAL_DIRECTORY/changes.jsonl; with neither set it records nothing
 read by molecule/resources/tests/changes.py, which compares a --check run with the real run that
 follows (same tasks, handlers included).
 
-A line: {"run": <id of the ansible-playbook run>, "playbook": <file>, "play": <play name>,
-"check": <--check or the play's check_mode>, "host": <inventory name>, "task": <"role : name">,
-"handler": <bool>}. Only names are written, never a result (results can hold secrets).
+A line per play started: {"kind": "play", "run": <id of the ansible-playbook run>, "playbook":
+<file>, "play": <play name>, "index": <the play's rank in the run>}; a line per change: the same
+keys with "kind": "change", plus "check" (--check or check_mode), "host" (inventory name), "task"
+("role : name") and "handler" (bool). Only names are written, never a result (they can hold secrets).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class CallbackModule(CallbackBase):
         self._playbook = ""
         self._play = ""
         self._play_check = False
+        self._index = -1
         target = os.environ.get("DDAPM_CHANGES_FILE")
         if not target and os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY"):
             target = str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "changes.jsonl")
@@ -58,24 +60,24 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self._play = play.get_name().strip()
         self._play_check = play.check_mode is True
+        self._index += 1
+        self._append({"kind": "play"})
 
-    def _write(self, result):
+    def _append(self, fields):
         if self._path is None:
             return
-        task = result._task
-        line = {
-            "run": self._run,
-            "playbook": self._playbook,
-            "play": self._play,
-            "check": bool(context.CLIARGS.get("check")) or self._play_check or task.check_mode is True,
-            "host": result._host.get_name(),
-            "task": task.get_name().strip(),
-            "handler": isinstance(task, Handler),
-        }
+        line = {"run": self._run, "playbook": self._playbook, "play": self._play, "index": self._index, **fields}
         self._path.parent.mkdir(parents=True, exist_ok=True)
         with self._path.open("a") as out:
             out.write(json.dumps(line, sort_keys=True) + "\n")
 
     def v2_runner_on_ok(self, result):
         if result._result.get("changed", False):
-            self._write(result)
+            task = result._task
+            self._append({
+                "kind": "change",
+                "check": bool(context.CLIARGS.get("check")) or self._play_check or task.check_mode is True,
+                "host": result._host.get_name(),
+                "task": task.get_name().strip(),
+                "handler": isinstance(task, Handler),
+            })

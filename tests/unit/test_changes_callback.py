@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from changes import assert_check_tells_the_truth, changed, changes_env, check_mismatch
+from changes import assert_check_tells_the_truth, changed, changes_env, check_mismatch, check_then_real
 
 PLAYBOOK = """
 - name: Changes of a small play
@@ -73,3 +73,20 @@ def test_a_check_mode_that_hides_a_change_is_caught(tmp_path):
     assert_check_tells_the_truth(check, real, "a known difference", known)
     with pytest.raises(AssertionError, match="the runs now agree there: remove it"):
         assert_check_tells_the_truth(check, check, "a fixed difference", known)
+
+
+def test_the_check_play_and_the_real_play_that_follows_it_in_one_run(tmp_path):
+    # As in a side_effect playbook: the same play in check mode, then for real, then once more.
+    book = PLAYBOOK.replace("- name: Changes of a small play", "- name: Real", 1)
+    both = (book.replace("- name: Real", "- name: Check\n  check_mode: true", 1) + book + book.replace("- name: Real", "- name: Again", 1))
+    (tmp_path / "play.yml").write_text(both)
+    record = tmp_path / "both.jsonl"
+    env = changes_env(record, dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_CALLBACK_PLUGINS=""))
+    env.pop("MOLECULE_EPHEMERAL_DIRECTORY", None)
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", str(tmp_path / "play.yml"),
+                           "-e", f"target={tmp_path / 'file.txt'}", "-e", f"ansible_python_interpreter={sys.executable}"],
+                          capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check, real = check_then_real(record, "Check", "Real", "localhost")
+    assert check == real == {"A file written", "handler: Something restarted"}
+    assert changed(record, play="Again") == set()

@@ -34,14 +34,28 @@ def records(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def changed(path, host=None, play=None, check=None, playbook=None):
+def changed(path, host=None, play=None, check=None, playbook=None, run=None, index=None):
     """{"role : task", "handler: role : handler"} that reported a change, filtered by host, play
-    name, mode (check True/False) and playbook file name."""
+    name, mode (check True/False), playbook file name, run id and the play's index in its run."""
     return {("handler: " if r["handler"] else "") + r["task"]
             for r in records(path)
-            if (host is None or r["host"] == host) and (play is None or r["play"] == play)
-            and (check is None or r["check"] == check)
-            and (playbook is None or Path(r["playbook"]).name == playbook)}
+            if r.get("kind", "change") == "change" and (host is None or r["host"] == host)
+            and (play is None or r["play"] == play) and (check is None or r["check"] == check)
+            and (playbook is None or Path(r["playbook"]).name == playbook)
+            and (run is None or r["run"] == run) and (index is None or r["index"] == index)}
+
+
+def check_then_real(path, check_play, real_play, host):
+    """(check, real): the changes of the play `check_play` (run in check mode) and of the first
+    play named `real_play` that follows it in the same ansible-playbook run."""
+    plays = [r for r in records(path) if r.get("kind") == "play"]
+    first = next((r for r in plays if r["play"] == check_play), None)
+    assert first, f"no play {check_play!r} in {path}"
+    real = next((r for r in plays if r["run"] == first["run"] and r["index"] > first["index"]
+                 and r["play"] == real_play), None)
+    assert real, f"no play {real_play!r} after {check_play!r} in {path}"
+    return (changed(path, host=host, run=first["run"], index=first["index"]),
+            changed(path, host=host, run=real["run"], index=real["index"]))
 
 
 def differences(check: set[str], real: set[str]) -> set[str]:
