@@ -103,6 +103,7 @@ def _molecule(args, env, log, on_step=None):
                                 errors="replace", start_new_session=True)
         for line in proc.stdout:
             out.write(line)
+            out.flush()
             match = _STEP.search(line)
             if match and match["step"] in on_step:
                 os.killpg(proc.pid, signal.SIGSTOP)
