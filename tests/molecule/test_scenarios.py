@@ -124,7 +124,9 @@ def test_molecule_scenario(scenario, platform):
     log, junit = LOGS / f"molecule-{run_id}.log", LOGS / f"junit-{run_id}.xml"
     ephemeral = ROOT / ".cache" / "molecule" / scenario
     secrets = checks.secret_values(ROOT)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1",
+    # PYTHONUNBUFFERED: Molecule's step lines reach the driver as they are written (on a pipe Python
+    # would buffer them and the driver would read the idempotence step's start after it ran).
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1", PYTHONUNBUFFERED="1",
                MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
                PYTEST_ADDOPTS=f"{os.environ.get('PYTEST_ADDOPTS', '')} --junitxml={junit}".strip())
     started = time.time()
