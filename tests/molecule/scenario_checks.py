@@ -4,6 +4,9 @@
   it write a junit report (PYTEST_ADDOPTS=--junitxml=...) and reads it back: every test function
   of the scenario's tests/ folder ran, once per platform for those that take a host, and nothing
   failed, errored or was skipped.
+- test_sequence(), unit_states() / unit_problems(): the driver runs the scenario's sequence step
+  by step and reads systemd's record of each unit (docker exec ... systemctl show) before and after
+  Molecule's idempotence step: every unit active with a real main PID, and not restarted.
 - secret_values() / secret_findings(): every secret the scenarios use (the vaulted values of
   molecule/**, decrypted with the scenario's vault-password.txt, and inventory/local's demo
   secrets), searched for in every log a run wrote. A finding names the file, the line and where
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +96,57 @@ def scenario_platforms(root: Path, scenario: str, platform: str | None) -> list[
         if platforms:
             return [p["name"].replace("${MOLECULE_SCENARIO_NAME}", scenario) for p in platforms]
     raise ValueError(f"no platforms for scenario {scenario}")
+
+
+def test_sequence(root: Path, scenario: str) -> list[str]:
+    """The scenario's test_sequence (its molecule.yml, else the base config's)."""
+    for config in (root / "molecule" / scenario / "molecule.yml", root / ".config" / "molecule" / "config.yml"):
+        sequence = ((yaml.safe_load(config.read_text()) or {}).get("scenario") or {}).get("test_sequence")
+        if sequence:
+            return list(sequence)
+    raise ValueError(f"no test_sequence for scenario {scenario}")
+
+
+# --- units restarted or not, by systemd's account ----------------------------------------------
+
+UNIT_PROPS = ("ActiveState", "MainPID", "NRestarts", "ActiveEnterTimestampMonotonic")
+
+
+def parse_systemctl_show(text: str) -> dict[str, dict[str, str]]:
+    """`systemctl show -p Id,... u1 u2` (blocks separated by blank lines) -> {Id: {prop: value}}."""
+    units = {}
+    for block in re.split(r"\n\s*\n", text.strip()):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        if props.get("Id"):
+            units[props["Id"]] = {k: props.get(k, "") for k in UNIT_PROPS}
+    return units
+
+
+def unit_states(platforms: list[str], units) -> dict[str, dict[str, dict[str, str]]]:
+    """{platform: {unit: {prop: value}}} read on each live host; a host that does not answer, {}."""
+    states = {}
+    for platform in platforms:
+        if not units:
+            states[platform] = {}
+            continue
+        proc = subprocess.run(["docker", "exec", platform, "systemctl", "show", "-p", "Id," + ",".join(UNIT_PROPS),
+                               *units], capture_output=True, text=True, check=False, timeout=60)
+        states[platform] = parse_systemctl_show(proc.stdout) if proc.returncode == 0 else {}
+    return states
+
+
+def unit_problems(before: dict, after: dict, units, what: str) -> list[str]:
+    """Sentences for each unit not active with a real main PID (before or after) or restarted by `what`."""
+    problems = []
+    for platform in before:
+        for unit in units:
+            was, now = before[platform].get(unit, {}), after.get(platform, {}).get(unit, {})
+            for label, state in (("before", was), ("after", now)):
+                if state.get("ActiveState") != "active" or int(state.get("MainPID") or 0) <= 0:
+                    problems.append(f"{platform}: {unit} is not active with a main PID {label} {what}: {state or 'no answer'}")
+            if was and now and was != now:
+                problems.append(f"{platform}: {what} restarted {unit}: {was} -> {now}")
+    return problems
 
 
 # --- secrets in logs ---------------------------------------------------------------------------

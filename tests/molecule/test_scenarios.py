@@ -8,6 +8,14 @@ masked). A run passes when Molecule exits 0 AND (scenario_checks.py):
   run wrote: this log, the junit report, the scenario's ephemeral directory
   (.cache/molecule/<scenario>: the runs/*.log of -vvv, --diff and --check runs), other new files in
   .cache/logs.
+- the units the scenario runs (UNITS_KEPT below: the app units and BOTH agent units, each on its
+  own) are active with a real main PID before Molecule's idempotence step and are still active
+  with the same MainPID, NRestarts and ActiveEnterTimestampMonotonic after it (systemd's account
+  of a restart, not Ansible's changed count; scenario_checks.unit_problems()).
+The driver reads Molecule's output as it comes: when Molecule announces the idempotence step
+("[<scenario> > idempotence] Executing", then "Executed") it stops Molecule's process group
+(SIGSTOP), reads the units' state on each host (docker exec ... systemctl show), and lets it go on
+(SIGCONT). (Only `molecule test` takes -p, so the sequence cannot be run one command at a time.)
 Molecule prunes the ephemeral directory when its sequence ends with destroy, so the driver runs the
 sequence with --destroy never, between two `molecule destroy` of its own.
 Scenario folders that CI must not run (they need the internet) are listed in NOT_IN_CI, and
@@ -15,7 +23,9 @@ a test makes sure every scenario folder is in one list or the other.
 """
 
 import os
+import re
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -44,6 +54,18 @@ CI_RUNS = [
     ("datadog_agent", None, "b"),  # 8.5
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
+AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
+# scenario -> the units its converge leaves running, which Molecule's idempotence step must not
+# restart (every CI scenario whose sequence has an idempotence step is listed).
+UNITS_KEPT = {
+    "app_deploy": (*AGENT_UNITS, "patient-portal-gunicorn.service", "patient-portal-celery.service"),
+    "collection": AGENT_UNITS,
+    "datadog_agent": AGENT_UNITS,
+    "datadog_agent_absent": (),  # the agent is removed: nothing runs
+    "datadog_agent_upgrade": AGENT_UNITS,
+    "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service"),
+    "harness_smoke": AGENT_UNITS,
+}
 NOT_IN_CI = {
     "datadog_agent_repo": "uses Datadog's real repository and keys: needs the internet",
 }
@@ -59,12 +81,37 @@ def test_every_scenario_is_accounted_for():
     assert {s for s, _, _ in CI_RUNS} <= set(_scenario_dirs()), "CI_RUNS names a missing scenario"
 
 
-def _molecule(args, env, log):
+def test_every_scenario_with_an_idempotence_step_names_its_units():
+    for scenario, _, _ in CI_RUNS:
+        if "idempotence" in checks.test_sequence(ROOT, scenario):
+            assert scenario in UNITS_KEPT, f"{scenario}: which units must idempotence leave alone?"
+
+
+_STEP = re.compile(r"\[[^\]>]+ > (?P<step>[a-z_]+)\] (?P<phase>Executing|Executed)\b")
+
+
+def _molecule(args, env, log, on_step=None):
+    """Run molecule, its output appended to `log`. on_step: {step: fn(phase)} called when Molecule
+    announces that step "Executing" and "Executed", with Molecule and its children stopped
+    (SIGSTOP to its process group) so that no later step touches the hosts meanwhile."""
+    on_step = on_step or {}
     with log.open("a") as out:
         out.write(f"\n$ molecule {' '.join(args)}\n")
         out.flush()
-        return subprocess.run(["molecule", *args], cwd=ROOT, env=env, stdout=out,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False).returncode
+        proc = subprocess.Popen(["molecule", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                                errors="replace", start_new_session=True)
+        for line in proc.stdout:
+            out.write(line)
+            out.flush()
+            match = _STEP.search(line)
+            if match and match["step"] in on_step:
+                os.killpg(proc.pid, signal.SIGSTOP)
+                try:
+                    on_step[match["step"]](match["phase"])
+                finally:
+                    os.killpg(proc.pid, signal.SIGCONT)
+        return proc.wait()
 
 
 @pytest.mark.molecule
@@ -77,7 +124,9 @@ def test_molecule_scenario(scenario, platform):
     log, junit = LOGS / f"molecule-{run_id}.log", LOGS / f"junit-{run_id}.xml"
     ephemeral = ROOT / ".cache" / "molecule" / scenario
     secrets = checks.secret_values(ROOT)
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1",
+    # PYTHONUNBUFFERED: Molecule's step lines reach the driver as they are written (on a pipe Python
+    # would buffer them and the driver would read the idempotence step's start after it ran).
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", PY_COLORS="0", NO_COLOR="1", PYTHONUNBUFFERED="1",
                MOLECULE_EPHEMERAL_DIRECTORY=str(ephemeral),
                PYTEST_ADDOPTS=f"{os.environ.get('PYTEST_ADDOPTS', '')} --junitxml={junit}".strip())
     started = time.time()
@@ -85,15 +134,28 @@ def test_molecule_scenario(scenario, platform):
     junit.unlink(missing_ok=True)
     _molecule(["destroy", "-s", scenario], env, log)  # what an aborted run may have left
     shutil.rmtree(ephemeral, ignore_errors=True)
+    platforms = checks.scenario_platforms(ROOT, scenario, platform)
+    units = UNITS_KEPT.get(scenario, ())
+    states = {}
+
+    def idempotence(phase):
+        states[phase] = checks.unit_states(platforms, units)
+
     cmd = ["test", "-s", scenario, *(["-p", platform] if platform else []), "--destroy", "never"]
     try:
-        rc = _molecule(cmd, env, log)
+        rc = _molecule(cmd, env, log, on_step={"idempotence": idempotence})
     finally:
         _molecule(["destroy", "-s", scenario], env, log)
     problems = [] if rc == 0 else [f"`molecule {' '.join(cmd)}` exited {rc}"]
+    with log.open("a") as out:
+        out.write(f"\nunits around Molecule's idempotence step: {states}\n")
+    if set(states) == {"Executing", "Executed"}:  # also when a later step failed
+        problems += checks.unit_problems(states["Executing"], states["Executed"], units,
+                                         "Molecule's idempotence step")
+    elif rc == 0 and "idempotence" in checks.test_sequence(ROOT, scenario):
+        problems.append(f"the driver did not see Molecule's idempotence step start and end (saw {sorted(states)})")
     if rc == 0:
-        problems += checks.verifier_problems(junit, ROOT / "molecule" / scenario / "tests",
-                                             checks.scenario_platforms(ROOT, scenario, platform))
+        problems += checks.verifier_problems(junit, ROOT / "molecule" / scenario / "tests", platforms)
     others = {f"{kind}-{r}.{ext}" for r in LANES for kind, ext in (("molecule", "log"), ("junit", "xml"))}
     problems += checks.secret_findings(
         [log, junit, ephemeral, *checks.logs_written_since(LOGS, started, others)], secrets)

@@ -61,6 +61,10 @@ BAD = {
     "bad_newline": ({"django_apm_dotenv_extra": {"X": "a\nb"}}, "django_apm_dotenv_extra[X] (X in the .env) contains a line break"),
     "bad_mix": ({"django_apm_tracer_env": {"DD_X": "it's \"q\""}}, "django_apm_tracer_env[DD_X]"),
     "bad_override": ({"django_apm_tracer_env": {"DD_ENV": "prod"}}, "django_apm_tracer_env sets ['DD_ENV']"),
+    # The README's claim: DD_ENV, DD_SERVICE and DD_VERSION come from the role only, never from the app's own variables
+    # (one name per case: with several, the message lists them in no fixed order).
+    **{f"bad_extra_{name[3:].lower()}": ({"django_apm_dotenv_extra": {name: "x"}}, f"django_apm_dotenv_extra sets ['{name}']")
+       for name in ("DD_ENV", "DD_SERVICE", "DD_VERSION")},
     "bad_api_key": ({"django_apm_write_api_key": True}, "django_apm_api_key must be a 32-character"),
     "bad_seed_block": ({"_seed_block": True}, "imports or patches ddtrace outside the managed block"),
     "bad_foreign_dotenv": ({"_foreign_dotenv": "SECRET_KEY=kept-by-hand\n"}, "sets SECRET_KEY"),

@@ -173,3 +173,56 @@ def test_only_logs_written_during_the_run_and_not_another_run_s(tmp_path):
     import os
     os.utime(old, (1000, 1000))
     assert checks.logs_written_since(tmp_path, 2000, {"molecule-other.log"}) == [new]
+
+
+# --- units around Molecule's idempotence step ---------------------------------------------------
+
+SHOW = """Id=datadog-agent.service
+ActiveState=active
+MainPID=101
+NRestarts=0
+ActiveEnterTimestampMonotonic=5000
+
+Id=datadog-agent-trace.service
+ActiveState=active
+MainPID=102
+NRestarts=0
+ActiveEnterTimestampMonotonic=5100
+"""
+UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
+
+
+def _states(text):
+    return {"s-debian12": checks.parse_systemctl_show(text)}
+
+
+def test_units_running_and_untouched_pass():
+    assert checks.unit_problems(_states(SHOW), _states(SHOW), UNITS, "idempotence") == []
+
+
+@pytest.mark.parametrize("old,new,why", [
+    ("MainPID=102", "MainPID=202", "restarted datadog-agent-trace.service"),  # a restart of the trace unit alone
+    ("NRestarts=0\nActiveEnterTimestampMonotonic=5100", "NRestarts=1\nActiveEnterTimestampMonotonic=5100",
+     "restarted datadog-agent-trace.service"),  # systemd's Restart= brought it back, same PID value
+    ("ActiveEnterTimestampMonotonic=5000", "ActiveEnterTimestampMonotonic=9000", "restarted datadog-agent.service"),
+])
+def test_a_unit_restarted_by_the_step_fails(old, new, why):
+    problems = checks.unit_problems(_states(SHOW), _states(SHOW.replace(old, new)), UNITS, "idempotence")
+    assert len(problems) == 1 and why in problems[0], problems
+
+
+def test_a_unit_down_on_both_sides_fails_although_nothing_changed():
+    down = SHOW.replace("ActiveState=active\nMainPID=102", "ActiveState=failed\nMainPID=0")
+    problems = checks.unit_problems(_states(down), _states(down), UNITS, "idempotence")
+    assert [p for p in problems if "datadog-agent-trace.service is not active" in p] and len(problems) == 2, problems
+
+
+def test_a_host_that_did_not_answer_fails():
+    problems = checks.unit_problems(_states(SHOW), {"s-debian12": {}}, UNITS, "idempotence")
+    assert len(problems) == 2 and all("no answer" in p for p in problems), problems
+
+
+def test_sequences_of_the_scenarios():
+    assert checks.test_sequence(ROOT, "django_apm")[4:6] == ["idempotence", "side_effect"]
+    assert "idempotence" not in checks.test_sequence(ROOT, "datadog_agent_bad_input")
+    assert checks.test_sequence(ROOT, "datadog_agent")[3:5] == ["converge", "idempotence"]

@@ -2,19 +2,55 @@
 
 check mode (fresh host, in prepare.yml; converged host here), a no-op run, a configuration change
 (exactly one restart) and a bad configuration change (rolled back, the agent healthy again).
+Check mode is compared with the real run that follows (changes.py: the same tasks and handlers
+report a change): on the fresh host (prepare.yml's --check, then converge) and for a configuration
+change with a check added; datadog_agent_checks_purge then removes that check.
 """
 
 import re
 
 import yaml
 
-from ddhelpers import agent_state, assert_no_secret, ephemeral_dir, journal, run_role, tail
+from changes import assert_check_tells_the_truth, changed
+from ddhelpers import CHECK_SECRET, agent_state, assert_no_secret, ephemeral_dir, hostname, journal, run_checked, run_role, tail
 
 
 def test_check_mode_on_the_fresh_host_logged_no_secret():
     log = (ephemeral_dir() / "check-fresh.log").read_text()
     assert_no_secret(log, "--check --diff -vvv on the fresh hosts")
     assert re.search(r"changed=\d+\s+unreachable=0\s+failed=0", log), tail(log)
+
+
+# On a fresh host the role's --check cannot run the tasks that need the package (and the keys) in
+# place: it reports each such stage in a "check mode - ..." task of its own (roles/datadog_agent
+# README, "Check mode"). The pairs, seen 2026-12-01; any other difference fails the test, and so
+# does one of these that goes away.
+FRESH_HOST = {
+    "check only: datadog_agent : Install | check mode - the keys the real run fetches into the new keyring directory":
+        "stands for the next entry",
+    "real only: datadog_agent : Install | fetch the signing keys": "reported by the check-mode task above",
+    "check only: datadog_agent : Install | check mode - the package change the real run makes": "stands for the next entry",
+    "real only: datadog_agent : Install | datadog-agent and datadog-signing-keys": "reported by the check-mode task above",
+    "check only: datadog_agent : Configure | check mode - the files the real run writes once the package is there":
+        "stands for the next three entries",
+    "real only: datadog_agent : Configure | datadog.yaml (validated before it lands)": "reported by the check-mode task above",
+    "real only: datadog_agent : Configure | the checks' conf.yaml (validated before they land)": "reported by the check-mode task above",
+    "real only: datadog_agent : Configure | mark a restart and a verification as due (removed by verify once the agent is healthy)":
+        "the marker goes with the files the check-mode task above reports",
+    "check only: datadog_agent : Service | check mode - the agent the real run enables and starts": "stands for the next entry",
+    "real only: datadog_agent : Service | datadog-agent enabled and running": "reported by the check-mode task above",
+    "real only: datadog_agent : Verify | drop the backups of the previous configuration and the restart marker (the agent is healthy)":
+        "verify does not run in check mode (the role's README)",
+}
+
+
+def test_check_mode_on_the_fresh_host_reported_what_converge_changed(host):
+    # prepare.yml's --check run and Molecule's converge (and idempotence: no change) of converge.yml,
+    # recorded by the ddapm_changes callback the base config enables.
+    records, name = ephemeral_dir() / "changes.jsonl", hostname(host)
+    check = changed(records, host=name, check=True, playbook="converge.yml")
+    real = changed(records, host=name, check=False, playbook="converge.yml")
+    assert_check_tells_the_truth(check, real, f"the fresh host {name}", FRESH_HOST)
 
 
 def test_check_mode_on_the_converged_host_reports_no_change(host):
@@ -150,3 +186,34 @@ def test_restart_and_verify_again_after_a_run_that_stopped_before_verify(host):
     rc, log, recap = run_role(host, "pending-restore-tags")
     assert rc == 0, tail(log)
     assert not host.file(MARKER).exists
+
+
+DISK_CHECK = "/etc/datadog-agent/conf.d/disk.d/conf.yaml"
+# verify does not run in check mode (the role's README, "Check mode"): its clean-up is real only.
+VERIFY_CLEANUP = {
+    "real only: datadog_agent : Verify | drop the backups of the previous configuration and the restart marker (the agent is healthy)":
+        "verify does not run in check mode",
+}
+
+
+def test_check_mode_tells_the_truth_about_a_config_change_and_a_check_added_then_purge_removes_it(host, tmp_path):
+    # The scenario's checks plus a disk check, given in a file (the redis password stays out of
+    # the command line and the logs).
+    checks = {"redisdb": {"init_config": {}, "instances": [{"host": "127.0.0.1", "port": 6379, "password": CHECK_SECRET}]}}
+    added = tmp_path / "added.yml"
+    added.write_text(yaml.safe_dump({"datadog_agent_tags": ["team:apm", "checked:yes"],
+                                     "datadog_agent_checks": {**checks, "disk": {"init_config": {}, "instances": [{"use_mount": False}]}}}))
+    rc, log, recap = run_checked(host, "check-added", "-e", f"@{added}", known=VERIFY_CLEANUP)
+    assert rc == 0, tail(log)
+    assert_no_secret(log, "a check added")
+    assert host.file(DISK_CHECK).exists
+    assert yaml.safe_load(host.file("/etc/datadog-agent/datadog.yaml").content_string)["tags"] == ["team:apm", "checked:yes"]
+
+    # Back to the scenario's configuration with datadog_agent_checks_purge: the disk check's file goes.
+    rc, log, recap = run_role(host, "check-purged", "-e", "datadog_agent_checks_purge=true")
+    assert rc == 0, tail(log)
+    assert not host.file(DISK_CHECK).exists, "datadog_agent_checks_purge left a check that is not listed"
+    assert host.file("/etc/datadog-agent/conf.d/redisdb.d/conf.yaml").exists
+    assert host.run("datadog-agent health").rc == 0, journal(host)
+    rc, log, recap = run_role(host, "check-purged-noop")
+    assert rc == 0 and recap["changed"] == 0, tail(log)

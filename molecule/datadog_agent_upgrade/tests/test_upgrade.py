@@ -4,9 +4,31 @@ import re
 
 import yaml
 
-from ddhelpers import agent_state, assert_no_secret, journal, run_role, run_role_until, tail
+from ddhelpers import agent_state, assert_no_secret, journal, run_checked, run_role, run_role_until, tail
 
 V60, V61 = "1:7.60.0-1", "1:7.61.0-1"
+
+# Where the role's --check and the real run that follows disagree on a package change (changes.py
+# fails if any other difference appears, or if one of these goes away). Seen 2026-12-01; open for
+# the role (issue 15): check mode names the package change in a task of its own, cannot foresee the
+# package scripts' chown, does not run verify's clean-up, and announces the restart handler where
+# the real run leaves the restart to the package's own scripts.
+PACKAGE_CHANGE = {
+    "real only: datadog_agent : Install | datadog.yaml and check files back to root:dd-agent (the package scripts chown them)":
+        "check mode does not foresee the package scripts' chown",
+}
+PACKAGE_AND_CONFIG_CHANGE = {
+    **PACKAGE_CHANGE,
+    "real only: datadog_agent : Install | datadog-agent and datadog-signing-keys":
+        "check mode reports the package change in its own task (next entry)",
+    "check only: datadog_agent : Install | check mode - the package change the real run makes": "(the same package change)",
+    "check only: datadog_agent : Install | refresh the APT lists (repository changed, or a package change is due)":
+        "the real refresh finds the lists current and reports no change",
+    "real only: datadog_agent : Verify | drop the backups of the previous configuration and the restart marker (the agent is healthy)":
+        "verify's clean-up does not run in check mode",
+    "check only: handler: datadog_agent : Restart datadog-agent":
+        "the real run leaves the restart to the package scripts (one restart: test below)",
+}
 REPO = "/srv/datadog-standin-repo"
 
 
@@ -34,8 +56,9 @@ def test_every_spelling_of_the_pin_is_the_same_pin(host):
 
 def test_upgrade_with_config_change_restarts_exactly_once(host):
     before = agent_state(host)
-    rc, log, recap = run_role(host, "upgrade", "--diff", "-vvv", "-e", "datadog_agent_version=7.61.0",
-                              "-e", '{"datadog_agent_tags": ["team:apm", "upgraded:yes"]}')
+    # A pin change: --check first must report exactly what the real run then changes (run_checked).
+    rc, log, recap = run_checked(host, "upgrade", "--diff", "-vvv", "-e", "datadog_agent_version=7.61.0",
+                                 "-e", '{"datadog_agent_tags": ["team:apm", "upgraded:yes"]}', known=PACKAGE_AND_CONFIG_CHANGE)
     assert rc == 0, tail(log)
     assert_no_secret(log, "an upgrade with a config change, --diff -vvv")
     assert version(host) == V61
@@ -85,7 +108,7 @@ def test_unpinned_never_upgrades(host):
 
 def test_latest_upgrades_once_then_stays(host):
     before = agent_state(host)
-    rc, log, recap = run_role(host, "latest", "-e", "datadog_agent_version=latest")
+    rc, log, recap = run_checked(host, "latest", "-e", "datadog_agent_version=latest", known=PACKAGE_CHANGE)
     assert rc == 0, tail(log)
     assert version(host) == V61
     assert agent_state(host)["started"] == before["started"] + 1, journal(host)

@@ -92,12 +92,14 @@ def _log_path(target, name) -> Path:
     return runs_dir() / f"{target}-{name}.log" if target else runs_dir() / f"{name}.log"
 
 
-def run(host, name, playbook, *args, inventory=None, extra_vars_files=(), limit=True, timeout=1200) -> Result:
-    """ansible-playbook `playbook` against `host` (all hosts if not `limit`); logged as runs/<host>-<name>.log."""
+def run(host, name, playbook, *args, inventory=None, extra_vars_files=(), limit=True, timeout=1200,
+        env=None) -> Result:
+    """ansible-playbook `playbook` against `host` (all hosts if not `limit`); logged as runs/<host>-<name>.log.
+    `env`: the run's environment when the caller adds to run_env() (e.g. changes.changes_env)."""
     target = hostname(host)
     cmd = command(playbook, *args, target=target if limit else None, inventory=inventory,
                   extra_vars_files=extra_vars_files)
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env(), timeout=timeout, check=False,
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env or run_env(), timeout=timeout, check=False,
                           stdin=subprocess.DEVNULL)
     log = proc.stdout + "\n" + proc.stderr
     _log_path(target, name).write_text(f"$ {' '.join(cmd)}\n{log}")
