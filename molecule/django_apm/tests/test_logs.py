@@ -40,7 +40,8 @@ def traffic(host):
     """A logged-in visit, then the journal of the app's units since just before it, and the traces."""
     since = host.check_output("date +%s.%N").strip()
     agent(host, "/test/session/clear")
-    res = run_py(host, CLIENT, USER, PASSWORD, PATIENT)
+    # The login's password hashing alone can take over 10 s on a loaded 2-core machine: more patience.
+    res = run_py(host, CLIENT.replace("timeout=10", "timeout=60"), USER, PASSWORD, PATIENT)
     assert res.rc == 0, res.stderr
 
     def complete(ts):
