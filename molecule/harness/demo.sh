@@ -5,7 +5,8 @@
 #   demo.sh site     playbooks/site.yml against inventory/local (the agent; the app is not there yet)
 #   demo.sh deploy   playbooks/deploy.yml against inventory/local (the app at main, APM, health gate)
 #   demo.sh show     what a person wants to see: agent status, the prod.py block, the .env (secrets
-#                    masked), the tags of a trace the app just sent
+#                    masked), the tags of a trace the app just sent, three of the app's log lines
+#                    masked by the agent's rules (applied by demo_logs.py: the stand-in ships no logs)
 #   demo.sh down     remove the container `make demo` started (by name and label), nothing else
 # The agent on the local host is the harness's STAND-IN (molecule/harness/standin), not the
 # Datadog Agent: it collects nothing and sends nothing anywhere.
@@ -131,6 +132,9 @@ print(f"    deployed: {sha}  ({'same' if t['version'] == sha else 'DIFFERENT'})"
 for u in r["units"]:
     print(f"    {u['unit']}: pid {u['pid']}, DD_VERSION={u.get('DD_VERSION')}")
 PY
+  printf '\n=== Three of the app log lines (a request with ?patient_id=12345), masked by the rules django_apm wrote for the agent\n'
+  PYTHONPATH=molecule/resources/tests python3 molecule/harness/demo_logs.py "$name" "$service"
+
   printf '\nThe demo host keeps running: docker exec -it %s bash   (curl is not installed; python3 is).\n' "$name"
   echo "Deploy again after a change:  ansible-playbook playbooks/deploy.yml     Remove it all: make demo-clean"
 }

@@ -107,6 +107,7 @@ def expected_dotenv(host):
         "DD_HTTP_SERVER_TAG_QUERY_STRING": "false",
         "DD_TRACE_HTTP_CLIENT_TAG_QUERY_STRING": "false",
         "DD_DJANGO_INCLUDE_USER_NAME": "false",
+        "DD_LOGS_INJECTION": "true",  # django_apm_logs
     })
     return values
 

@@ -350,8 +350,8 @@ def sampling_rules(keep_redis_only_traces, redis_service, sample_rate):
 def dotenv_items(inputs, privacy_env):
     """The .env, in file order: dicts {name, value, var, group}: ``var`` is the variable a bad value is
     blamed on; ``group`` is tracer (the role's own settings), privacy (forced, not switchable), custom
-    (django_apm_tracer_env), api_key, app (django_apm_dotenv_extra). ``inputs`` holds the role's
-    inputs by their names without the django_apm_ prefix."""
+    (django_apm_tracer_env), api_key, app (django_apm_dotenv_extra), logs (DD_LOGS_INJECTION with
+    django_apm_logs). ``inputs`` holds the role's inputs by their names without the django_apm_ prefix."""
     i = inputs
     url = str(i.get("agent_url") or "") or agent_url(i["agent_host"], i["agent_port"])
     rules = sampling_rules(i["keep_redis_only_traces"], i["redis_service"], i["sample_rate"])
@@ -371,6 +371,10 @@ def dotenv_items(inputs, privacy_env):
     ]
     items = [{"name": n, "value": v, "var": var, "group": "tracer"} for n, v, var in tracer]
     items += [{"name": str(n), "value": v, "var": "", "group": "privacy"} for n, v in (privacy_env or {}).items()]
+    if _bool(i.get("logs")):
+        # ddtrace's trace correlation in every log record, said explicitly (4.x's default is on; a
+        # stray DD_LOGS_INJECTION=false elsewhere would break the link between logs and traces).
+        items.append({"name": "DD_LOGS_INJECTION", "value": "true", "var": "django_apm_logs", "group": "logs"})
     items += [{"name": str(n), "value": v, "var": "django_apm_tracer_env", "group": "custom"}
               for n, v in (i.get("tracer_env") or {}).items()]
     if _bool(i.get("write_api_key")):
@@ -385,7 +389,7 @@ def dotenv_group_names(items, groups):
     block exports before ddtrace loads; never the API key, never the app's own) or managed (tracer,
     privacy, and DD_API_KEY: names the role owns, refused in django_apm_tracer_env and
     django_apm_dotenv_extra)."""
-    named = {"block": ("tracer", "privacy", "custom"), "managed": ("tracer", "privacy")}
+    named = {"block": ("tracer", "privacy", "logs", "custom"), "managed": ("tracer", "privacy", "logs")}
     wanted = named.get(groups, groups)
     names = [str(item["name"]) for item in items if item.get("group") in wanted]
     return names + (["DD_API_KEY"] if groups == "managed" else [])

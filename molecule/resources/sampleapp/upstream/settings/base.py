@@ -24,6 +24,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "upstream.logs.RequestLogMiddleware",
 ]
 
 ROOT_URLCONF = "upstream.urls"
@@ -76,6 +77,8 @@ CACHES = {
 CELERY_BROKER_URL = f"{REDIS_URL}/0"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through the LOGGING below (JSON lines with the trace ids), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Celery beat (a cron of the app): the nightly report, every BEAT_REPORT_SECONDS when set.
 CELERY_BEAT_SCHEDULE = {
     "patient-report": {

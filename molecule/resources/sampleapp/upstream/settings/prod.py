@@ -19,9 +19,13 @@ if SENTRY_DSN:
     )
 
 # --- Logging ---
+# JSON lines on stderr (the journal of the app's units), each with ddtrace's dd.trace_id, dd.span_id,
+# dd.service, dd.env and dd.version (upstream/logs.py). The app's own loggers log at INFO.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "upstream.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "loggers": {"upstream": {"level": config("APP_LOG_LEVEL", default="INFO")}},
     "root": {"handlers": ["console"], "level": config("LOG_LEVEL", default="WARNING")},
 }
