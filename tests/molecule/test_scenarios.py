@@ -38,7 +38,7 @@ CI_RUNS = [
     # The collection built, installed offline from its tarball and converged by FQCN role names.
     ("collection", "collection-debian12", "a"),  # 2 (4 on a loaded machine)
     # Checks composed from the web, worker and db groups (Debian 13 too: `molecule test -s datadog_agent_checks`).
-    ("datadog_agent_checks", "datadog_agent_checks-debian12", "a"),  # MINUTES
+    ("datadog_agent_checks", "datadog_agent_checks-debian12", "a"),  # 21 (on a loaded machine; verify: 11 nested runs)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
     ("django_apm", "django_apm-debian13", "b"),  # 7
