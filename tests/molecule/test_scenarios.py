@@ -48,6 +48,8 @@ CI_RUNS = [
     ("harness_smoke", None, "a"),  # 1
     # The collection built, installed offline from its tarball and converged by FQCN role names.
     ("collection", "collection-debian12", "a"),  # 1
+    # Checks composed from the web, worker and db groups (Debian 13 too: `molecule test -s datadog_agent_checks`).
+    ("datadog_agent_checks", "datadog_agent_checks-debian12", "a"),  # 21 (on a loaded machine; verify: 11 nested runs)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
     ("django_apm", "django_apm-debian13", "b"),  # 8
@@ -62,6 +64,7 @@ UNITS_KEPT = {
     "collection": AGENT_UNITS,
     "datadog_agent": AGENT_UNITS,
     "datadog_agent_absent": (),  # the agent is removed: nothing runs
+    "datadog_agent_checks": AGENT_UNITS,
     "datadog_agent_upgrade": AGENT_UNITS,
     "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service"),
     "harness_smoke": AGENT_UNITS,

@@ -215,7 +215,7 @@ def test_probe():
     assert empty["keyring_missing"] is True and empty["restart_pending"] is False
 
 
-def test_file_current_and_checks_to_write():
+def test_file_current_and_files_to_write():
     content = "a: 1\n"
     sha = hashlib.sha1(content.encode()).hexdigest()
     by_path = {"/c/x.d/conf.yaml": {"checksum": sha, "mode": "0640", "pw_name": "root", "gr_name": "dd-agent"}}
@@ -223,16 +223,116 @@ def test_file_current_and_checks_to_write():
     assert not F.file_current(by_path, "/c/x.d/conf.yaml", content, "0644", "root", "dd-agent")
     assert not F.file_current(by_path, "/c/x.d/conf.yaml", "a: 2\n", "0640", "root", "dd-agent")
     assert not F.file_current({}, "/c/x.d/conf.yaml", content, "0640", "root", "dd-agent")
-    todo = F.checks_to_write({"x": content, "y": "b: 1\n"}, by_path, "/c", "dd-agent")
-    assert todo == [{"name": "y", "content": "b: 1\n"}]
+    todo = F.files_to_write([{"path": "x.d/conf.yaml", "content": content}, {"path": "y.d/conf.yaml", "content": "b: 1\n"}],
+                            by_path, "/c", "dd-agent")
+    assert todo == [{"path": "y.d/conf.yaml", "content": "b: 1\n"}]
 
 
 def test_check_files_and_paths():
-    files = F.check_files({"redisdb": {"instances": [{"port": 6379, "host": "h"}], "init_config": {}}}, "#\n# Ansible managed\n#")
-    text = files["redisdb"]
+    composed = F.compose_checks({"datadog_agent_checks": {"redisdb": {"instances": [{"port": 6379, "host": "h"}], "init_config": {}}}})
+    assert composed["errors"] == []
+    files = F.check_files(composed["files"], "#\n# Ansible managed\n#")
+    assert [(f["path"], f["check"]) for f in files] == [("redisdb.d/conf.yaml", "redisdb")]
+    text = files[0]["content"]
     assert text.startswith("#\n# Ansible managed\n#\ninit_config: {}\n")
     assert yaml.safe_load(text) == {"init_config": {}, "instances": [{"host": "h", "port": 6379}]}
-    assert F.check_paths({"redisdb": {}}, "/c") == ["/c/redisdb.d/conf.yaml"]
+    assert F.check_paths(composed["files"], "/c") == ["/c/redisdb.d/conf.yaml"]
+
+
+PG = {"init_config": {}, "instances": [{"host": "db", "password": "x"}]}
+REDIS = {"init_config": {}, "instances": [{"host": "127.0.0.1", "port": 6379}]}
+
+
+def test_composition_order_is_base_then_sorted_suffixes():
+    order = F.composition_order({"datadog_agent_checks__worker": 1, "datadog_agent_checks__db": 2,
+                                 "datadog_agent_checks": 0, "datadog_agent_checks__web": 3}, "datadog_agent_checks")
+    assert [v for v, _ in order] == ["datadog_agent_checks", "datadog_agent_checks__db",
+                                     "datadog_agent_checks__web", "datadog_agent_checks__worker"]
+
+
+def test_compose_merges_groups_and_files_per_check():
+    composed = F.compose_checks({
+        "datadog_agent_checks": {"http_check": {"instances": [{"url": "http://x"}]}},
+        "datadog_agent_checks__web": {"redisdb/cache": REDIS},
+        "datadog_agent_checks__worker": {"redisdb/queue": REDIS},
+        "datadog_agent_checks__db": {"postgres": PG},
+        "datadog_agent_checks__empty": None,
+    })
+    assert composed["errors"] == []
+    assert [(f["path"], f["var"]) for f in composed["files"]] == [
+        ("http_check.d/conf.yaml", "datadog_agent_checks"),
+        ("postgres.d/conf.yaml", "datadog_agent_checks__db"),
+        ("redisdb.d/cache.yaml", "datadog_agent_checks__web"),
+        ("redisdb.d/queue.yaml", "datadog_agent_checks__worker"),
+    ]
+    assert composed["files"][1]["conf"] == PG
+
+
+@pytest.mark.parametrize("sources,expected", [
+    # The same file from two groups: refused, naming both variables (never a silent override).
+    ({"datadog_agent_checks__web": {"redisdb": REDIS}, "datadog_agent_checks__worker": {"redisdb": REDIS}},
+     "conf.d/redisdb.d/conf.yaml is set twice: by datadog_agent_checks__web ('redisdb') and by datadog_agent_checks__worker ('redisdb')"),
+    ({"datadog_agent_checks": {"redisdb": REDIS, "redisdb/conf": REDIS}},
+     "is set twice: by datadog_agent_checks ('redisdb') and by datadog_agent_checks ('redisdb/conf')"),
+    ({"datadog_agent_checks": {"a b": {}}}, "datadog_agent_checks: 'a b' is not a check name"),
+    ({"datadog_agent_checks": {"x/y/z": {}}}, "datadog_agent_checks: 'x/y/z' is not a check name"),
+    ({"datadog_agent_checks__db": {"postgres/main.yaml": PG}}, "give the file name without .yaml ('postgres/main')"),
+    ({"datadog_agent_checks": {"redisdb/auto_conf": REDIS}}, "is the agent package's own file"),
+    ({"datadog_agent_checks__db": {"postgres": [1]}}, "datadog_agent_checks__db: the value of 'postgres' must be a mapping"),
+    ({"datadog_agent_checks__db": ["postgres"]}, "datadog_agent_checks__db: expected a mapping of check names"),
+])
+def test_compose_errors_name_the_variables(sources, expected):
+    errors = F.compose_checks(sources)["errors"]
+    assert any(expected in e for e in errors), errors
+
+
+def test_custom_checks_need_a_conf_and_compile():
+    checks = F.compose_checks({"datadog_agent_checks": {"queue_depth": {"instances": [{}]}}})
+    ok = F.compose_custom_checks({"datadog_agent_custom_checks__worker": {"queue_depth": "x = 1"}}, checks)
+    assert ok["errors"] == []
+    assert ok["files"] == [{"check": "queue_depth", "path": "queue_depth.py", "var": "datadog_agent_custom_checks__worker",
+                            "content": "x = 1\n"}]
+    bad = F.compose_custom_checks({"datadog_agent_custom_checks": {"queue_depth": "def f(:\n  secret = 'S3cret'\n"}}, checks)
+    assert len(bad["errors"]) == 1, bad
+    assert bad["errors"][0].startswith("datadog_agent_custom_checks: the custom check 'queue_depth' is not valid Python (line 1"), bad
+    assert "S3cret" not in " ".join(bad["errors"])
+    orphan = F.compose_custom_checks({"datadog_agent_custom_checks": {"other": "x = 1"}}, checks)
+    assert "the custom check 'other' has no configuration" in orphan["errors"][0]
+    twice = F.compose_custom_checks({"datadog_agent_custom_checks": {"queue_depth": "x = 1"},
+                                     "datadog_agent_custom_checks__web": {"queue_depth": "x = 2"}}, checks)
+    assert twice["errors"] == ["checks.d/queue_depth.py is set twice: by datadog_agent_custom_checks and by "
+                               "datadog_agent_custom_checks__web; keep it in one variable"]
+    assert "must be the check's Python source" in F.compose_custom_checks(
+        {"datadog_agent_custom_checks": {"queue_depth": ""}}, checks)["errors"][0]
+
+
+def test_unmanaged_checks_respect_the_keep_list():
+    present = ["/c/conf.d/a.d/conf.yaml", "/c/conf.d/a.d/extra.yaml", "/c/conf.d/b.d/conf.yaml",
+               "/c/conf.d/k.d/conf.yaml", "/c/conf.d/k.d/two.yaml", "/c/conf.d/f.d/one.yaml", "/c/conf.d/f.d/two.yaml",
+               "/c/checks.d/k.py", "/c/checks.d/old.py"]
+    managed = ["/c/conf.d/a.d/conf.yaml"]
+    assert F.unmanaged_checks(present, managed, ["k", "f/one"], "/c/conf.d", "/c/checks.d") == [
+        "/c/conf.d/a.d/extra.yaml", "/c/conf.d/b.d/conf.yaml", "/c/conf.d/f.d/two.yaml", "/c/checks.d/old.py"]
+    assert F.keep_errors(["ok", "ok/file"]) == []
+    assert F.keep_errors(["bad name"]) and F.keep_errors("k")
+
+
+def test_probe_sees_every_check_file_but_the_package_ones():
+    found = {"files": [
+        {"path": "/e/conf.d/postgres.d", "isdir": True},
+        {"path": "/e/conf.d/postgres.d/conf.yaml", "isdir": False},
+        {"path": "/e/conf.d/postgres.d/replica.yaml", "isdir": False},
+        {"path": "/e/conf.d/postgres.d/auto_conf.yaml", "isdir": False},
+        {"path": "/e/conf.d/jmx.d/metrics.yaml", "isdir": False},
+        {"path": "/e/checks.d", "isdir": True},
+        {"path": "/e/checks.d/queue.py", "isdir": False},
+        {"path": "/e/checks.d/queue.py.12.x~", "isdir": False},
+    ]}
+    p = F.probe(found, "/k", "/s", "/e", "/e/conf.d", "/e/.restart-pending", "/e/checks.d")
+    assert p["check_files_present"] == ["/e/conf.d/postgres.d/conf.yaml", "/e/conf.d/postgres.d/replica.yaml"]
+    assert p["custom_checks_present"] == ["/e/checks.d/queue.py"]
+    assert p["custom_dir_present"] is True
+    assert p["stale_backups"] == ["/e/checks.d/queue.py.12.x~"]
 
 
 def test_changed_backups_created():

@@ -47,6 +47,15 @@ VALID = {
     "rc": {"datadog_agent_version": "2:7.62.0~rc.3-4"},
     "latest": {"datadog_agent_version": "latest"},
     "absent-no-key": {"datadog_agent_state": "absent", "datadog_agent_api_key": ""},
+    # Last: include_vars keeps these variables for the cases after it (the defaults do not reset
+    # them). Group variables composed (as group_vars of web, worker and db would set them) with a custom check.
+    "composed": {
+        "datadog_agent_checks__web": {"redisdb/cache": {"init_config": {}, "instances": [{"host": "127.0.0.1", "port": 6379}]}},
+        "datadog_agent_checks__worker": {"redisdb/queue": {"init_config": {}, "instances": [{"host": "127.0.0.1", "db": 1}]},
+                                         "queue_depth": {"init_config": {}, "instances": [{"queue": "default"}]}},
+        "datadog_agent_checks__db": {"postgres": {"init_config": {}, "instances": [{"host": "localhost", "password": "pw"}]}},
+        "datadog_agent_custom_checks__worker": {"queue_depth": "from datadog_checks.base import AgentCheck\n"},
+    },
 }
 INVALID = {
     "no-key": ({"datadog_agent_api_key": ""}, ["datadog_agent_api_key: expected a Datadog API key, 32 hexadecimal"]),
@@ -57,7 +66,14 @@ INVALID = {
     "tags": ({"datadog_agent_tags": "a:b"}, ["datadog_agent_tags: expected a list"]),
     "tags-space": ({"datadog_agent_tags": ["a b"]}, ["datadog_agent_tags"]),
     "version": ({"datadog_agent_version": "6.53.0"}, ["datadog_agent_version: expected"]),
-    "checks": ({"datadog_agent_checks": {"a/b": {}}}, ["datadog_agent_checks: check names"]),
+    "checks": ({"datadog_agent_checks": {"a b": {}}}, ["datadog_agent_checks: 'a b' is not a check name"]),
+    "checks-conflict": ({"datadog_agent_checks__web": {"redisdb": {"instances": []}},
+                         "datadog_agent_checks__worker": {"redisdb": {"instances": []}}},
+                        ["conf.d/redisdb.d/conf.yaml is set twice: by datadog_agent_checks__web ('redisdb') "
+                         "and by datadog_agent_checks__worker ('redisdb')"]),
+    "custom-check-syntax": ({"datadog_agent_checks": {"q": {"instances": [{}]}}, "datadog_agent_custom_checks": {"q": "def (:"}},
+                            ["datadog_agent_custom_checks: the custom check 'q' is not valid Python (line 1"]),
+    "checks-keep": ({"datadog_agent_checks_keep": ["a b"]}, ["datadog_agent_checks_keep: expected"]),
     "config-key": ({"datadog_agent_config": {"api_key": KEY}}, ["datadog_agent_config: must not set api_key"]),
     "key-urls": ({"datadog_agent_key_urls": ["ftp://x/k.asc"]}, ["datadog_agent_key_urls: expected a non-empty list"]),
     "key-urls-dup": ({"datadog_agent_key_urls": ["file:///a/k.asc", "file:///b/k.gpg"]}, ["must be distinct"]),
@@ -103,8 +119,11 @@ CASE_TASKS = """
 PAYLOAD_VALID = ("{'errors': case_errors, 'yaml': lookup('ansible.builtin.template', 'datadog.yaml.j2'),"
                  " 'wanted': _datadog_agent_version.wanted, 'pinned': _datadog_agent_version.pinned,"
                  " 'key_files': _datadog_agent_key_files, 'source': _datadog_agent_source_content,"
-                 " 'checks': dict(__datadog_agent_checks_to_write | map(attribute='name')"
+                 " 'checks': dict(__datadog_agent_checks_to_write | map(attribute='path')"
                  " | zip(__datadog_agent_checks_to_write | map(attribute='content'))),"
+                 " 'custom': dict(__datadog_agent_custom_checks_to_write | map(attribute='path')"
+                 " | zip(__datadog_agent_custom_checks_to_write | map(attribute='content'))),"
+                 " 'check_paths': _datadog_agent_check_paths,"
                  " 'fingerprints': _datadog_agent_key_fingerprints_norm, 'legacy_regex': _datadog_agent_legacy_regex}")
 PAYLOAD_INVALID = "{'errors': case_errors}"
 
@@ -190,9 +209,21 @@ def test_edge_values_render_and_deep_merge(rendered):
     assert r["source"] == ("Components: 7\nEnabled: yes\nX-Repolib-Name: datadog\n"
                            "Signed-By: /etc/apt/keyrings/datadog/a.asc,/etc/apt/keyrings/datadog/B.asc\n"
                            "Suites: stable\nTypes: deb\nURIs: file:/srv/mirror/\n")
-    check = r["checks"]["redisdb"]
+    check = r["checks"]["redisdb.d/conf.yaml"]
     assert check.startswith("#\n# Ansible managed\n#\n")
     assert yaml.safe_load(check) == {"init_config": {}, "instances": [{"host": "127.0.0.1", "password": "p"}]}
+
+
+def test_checks_composed_from_group_variables(rendered):
+    r = rendered["valid-composed"]
+    assert r["errors"] == []
+    assert sorted(r["checks"]) == ["postgres.d/conf.yaml", "queue_depth.d/conf.yaml", "redisdb.d/cache.yaml", "redisdb.d/queue.yaml"]
+    assert yaml.safe_load(r["checks"]["redisdb.d/queue.yaml"])["instances"] == [{"host": "127.0.0.1", "db": 1}]
+    assert yaml.safe_load(r["checks"]["postgres.d/conf.yaml"])["instances"][0]["password"] == "pw"
+    assert r["custom"] == {"queue_depth.py": "from datadog_checks.base import AgentCheck\n"}
+    assert r["check_paths"] == ["/etc/datadog-agent/conf.d/postgres.d/conf.yaml", "/etc/datadog-agent/conf.d/queue_depth.d/conf.yaml",
+                                "/etc/datadog-agent/conf.d/redisdb.d/cache.yaml", "/etc/datadog-agent/conf.d/redisdb.d/queue.yaml",
+                                "/etc/datadog-agent/checks.d/queue_depth.py"]
 
 
 def test_tags_mapping_and_list(rendered):

@@ -1,5 +1,5 @@
-"""datadog_agent: files/yaml_check.py, the validator `validate:` runs on the host before datadog.yaml
-or a check's conf.yaml lands (run here with python3 -c and the file's text, as the role runs it)."""
+"""datadog_agent: files/yaml_check.py, the validator `validate:` runs on the host before datadog.yaml,
+a check's conf.yaml or a custom check's Python lands (run here with python3 -c and the file's text, as the role runs it)."""
 
 import subprocess
 import sys
@@ -40,3 +40,16 @@ def test_invalid_yaml_is_refused_without_showing_the_content(tmp_path):
     proc = _run(tmp_path, f"api_key: {KEY}\nbad: [unclosed\n", "main")
     assert proc.returncode == 1 and "not valid YAML" in proc.stderr
     assert KEY not in proc.stderr
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("from datadog_checks.base import AgentCheck\n\n\nclass C(AgentCheck):\n    def check(self, instance):\n        pass\n", ""),
+    (f"TOKEN = '{KEY}'\ndef check(:\n", "not valid Python (line 2: "),
+    ("x = 1\n  y = 2\n", "not valid Python (line 2: unexpected indent)"),
+    ("x = '\0'\n", "not valid Python ("),
+])
+def test_custom_check_must_compile_and_the_reason_hides_the_source(tmp_path, text, reason):
+    proc = _run(tmp_path, text, "python")
+    assert (proc.returncode == 0) == (reason == ""), proc.stderr
+    assert reason in proc.stderr
+    assert KEY not in proc.stderr + proc.stdout

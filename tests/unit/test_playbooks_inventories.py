@@ -11,6 +11,7 @@
   before any change (and without contacting any host), naming the variable and the file to create.
 """
 
+import importlib.util
 import ipaddress
 import json
 import os
@@ -56,8 +57,8 @@ def test_playbook_syntax(playbook):
 def test_same_groups_and_documentation_hosts_only(name):
     data = inventory_list(name)
     groups = {g for g in data if g not in ("_meta", "all", "ungrouped")}
-    assert groups == {"agent_hosts", "app", "worker"}, groups
-    assert set(data["agent_hosts"]["children"]) >= {"app"} and data["app"]["children"] == ["worker"]
+    assert groups == {"agent_hosts", "app", "web", "worker", "db"}, groups
+    assert set(data["agent_hosts"]["children"]) == {"app", "db"} and set(data["app"]["children"]) == {"web", "worker"}
     hostvars = data["_meta"]["hostvars"]
     for host, hvars in hostvars.items():
         if name == "local":
@@ -66,6 +67,34 @@ def test_same_groups_and_documentation_hosts_only(name):
         assert host.endswith(f".{name}.example.invalid"), host
         address = ipaddress.ip_address(hvars["ansible_host"])
         assert any(address in net for net in DOC_NETS), f"{host}: {address} is not an RFC 5737 address"
+
+
+# The checks each host of production and staging gets, composed by the role's own filter from the
+# datadog_agent_checks__<group> variables of its groups (group_vars/web.yml, worker.yml, db.yml).
+CHECKS_BY_GROUP = {"web": ["http_check.d/conf.yaml"], "worker": ["process.d/conf.yaml"],
+                   "db": ["postgres.d/conf.yaml", "redisdb.d/conf.yaml"]}
+
+
+@pytest.mark.parametrize("name", ["production", "staging"])
+def test_checks_composed_per_group_with_vaulted_passwords(name):
+    spec = importlib.util.spec_from_file_location("dda_filters", ROOT / "roles/datadog_agent/filter_plugins/datadog_agent.py")
+    filters = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(filters)
+    data = inventory_list(name)
+    hosts = {g: data[g]["hosts"] for g in CHECKS_BY_GROUP}
+    assert all(hosts.values()), hosts
+    for group, members in hosts.items():
+        for host in members:
+            hvars = data["_meta"]["hostvars"][host]
+            sources = {k: v for k, v in hvars.items() if k.startswith("datadog_agent_checks__")}
+            composed = filters.compose_checks(sources)
+            assert composed["errors"] == [], (host, composed["errors"])
+            assert [f["path"] for f in composed["files"]] == CHECKS_BY_GROUP[group], host
+    db = data["_meta"]["hostvars"][hosts["db"][0]]["datadog_agent_checks__db"]
+    assert db["postgres"]["instances"][0]["password"] == "{{ vault_datadog_postgres_password | default('') }}"
+    assert db["redisdb"]["instances"][0]["password"] == "{{ vault_datadog_redis_password | default('') }}"
+    example = yaml.safe_load((INVENTORY / name / "group_vars/all/vault.yml.example").read_text())
+    assert example["vault_datadog_postgres_password"] == example["vault_datadog_redis_password"] == "CHANGE_ME"
 
 
 @pytest.mark.parametrize("name", ENVIRONMENTS + ["local"])
@@ -99,7 +128,8 @@ def test_only_vault_examples_with_placeholders_are_shipped(name):
     folder = INVENTORY / name / "group_vars" / "all"
     assert not (folder / "vault.yml").exists(), "a real vault file must not be shipped"
     example = yaml.safe_load((folder / "vault.yml.example").read_text())
-    assert set(example) == {"vault_datadog_api_key", "vault_django_secret_key", "vault_db_password", "vault_sentry_dsn"}
+    db_checks = {"vault_datadog_postgres_password", "vault_datadog_redis_password"} if name != "development" else set()
+    assert set(example) == {"vault_datadog_api_key", "vault_django_secret_key", "vault_db_password", "vault_sentry_dsn"} | db_checks
     assert all(value == "CHANGE_ME" for value in example.values()), example
 
 

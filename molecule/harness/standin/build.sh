@@ -169,7 +169,7 @@ build_agent() {  # upstream version, e.g. 7.61.0
   local opt=$stage/opt/datadog-agent
   say "packaging datadog-agent $version (stand-in)"
   mkdir -p "$stage/DEBIAN" "$opt/bin/agent" "$opt/embedded/bin" "$opt/embedded/lib/standin" "$opt/run" \
-           "$stage/etc/datadog-agent/conf.d/redisdb.d" "$stage/var/log/datadog" "$stage/lib/systemd/system" \
+           "$stage/etc/datadog-agent/conf.d/redisdb.d" "$stage/etc/datadog-agent/checks.d" "$stage/var/log/datadog" "$stage/lib/systemd/system" \
            "$stage/usr/bin" "$stage/usr/share/doc/datadog-agent"
   install -m 0755 "$here/src/agent.py" "$opt/bin/agent/agent"
   install -m 0755 "$here/src/trace_agent.py" "$opt/embedded/bin/trace-agent"

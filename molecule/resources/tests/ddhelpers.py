@@ -1,4 +1,4 @@
-"""Helpers of the datadog_agent scenarios' testinfra tests (shared by datadog_agent, datadog_agent_upgrade, _absent and _bad_input; on pytest.ini's pythonpath).
+"""Helpers of the datadog_agent scenarios' testinfra tests (shared by datadog_agent, datadog_agent_upgrade, _absent, _bad_input and _checks; on pytest.ini's pythonpath).
 
 Nested runs: `run_role()` runs the scenario's converge.yml (or another of its playbooks) again
 against one live Molecule host, `run_role_until()` kills such a run at a marker; both through

@@ -1,5 +1,8 @@
-"""Validates a rendered YAML file on the host before it replaces the real one (`validate:` of the
-datadog_agent role's configure stage): python3 yaml_check.py PATH main|check.
+"""Validates a rendered file on the host before it replaces the real one (`validate:` of the
+datadog_agent role's configure stage): python3 yaml_check.py PATH main|check|python.
+
+python: a custom check's source (checks.d/<name>.py) must compile (the agent imports it); the
+reason names the line, never the source text.
 
 A full parse with PyYAML, Debian's or else the one the agent package embeds under
 /opt/datadog-agent/embedded (the hosts' minimal python3 has none); structural checks only when
@@ -26,6 +29,17 @@ def load_yaml():
         return yaml
     except ImportError:
         return None
+
+
+def python_problem(text, path):
+    """Why a custom check's source does not compile ('' when it does)."""
+    try:
+        compile(text, path, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return "not valid Python (line {}: {})".format(exc.lineno, exc.msg)
+    except ValueError as exc:  # null bytes
+        return "not valid Python ({})".format(exc)
+    return ""
 
 
 def problem(text, kind, yaml):
@@ -56,7 +70,7 @@ def main(argv):
     path, kind = argv[1], argv[2]
     with open(path, "rb") as handle:
         text = handle.read().decode("utf-8")
-    reason = problem(text, kind, load_yaml())
+    reason = python_problem(text, path) if kind == "python" else problem(text, kind, load_yaml())
     if reason:
         sys.stderr.write(reason + "\n")
         return 1

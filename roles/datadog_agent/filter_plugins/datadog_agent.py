@@ -323,13 +323,16 @@ def config_errors(config, sites, name="datadog_agent_config"):
 
 # --- The read-only probe and what it tells --------------------------------------------------------
 
-def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker):
+def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker, custom_dir=None):
     """What the install stage's find saw: files by path, keys present, legacy candidates, check
-    directories and files, stale backups, and whether an earlier run left a restart pending."""
+    directories and files (conf.d/<check>.d/*.yaml but the package's own, checks.d/*.py), stale
+    backups, and whether an earlier run left a restart pending."""
     found = found or {}
+    custom_dir = custom_dir or f"{config_dir}/checks.d"
     files = found.get("files") or []
     paths = [f["path"] for f in files if not f.get("isdir")]
     dirs = [f["path"] for f in files if f.get("isdir")]
+    conf_re = re.compile(re.escape(checks_dir) + r"/[^/]+\.d/([^/]+\.yaml)")
     return {
         "by_path": {f["path"]: {k: f.get(k) for k in ("checksum", "mode", "pw_name", "gr_name")} for f in files},
         "keyring_missing": keyring_dir in (found.get("skipped_paths") or {}),
@@ -337,8 +340,10 @@ def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker):
         "legacy_candidates": [p for p in paths if p.startswith(sources_dir + "/") and p.endswith(".list")],
         "check_dirs_present": [posixpath.basename(d)[:-2] for d in dirs
                                if d.startswith(checks_dir + "/") and d.endswith(".d")],
-        "check_files_present": [p for p in paths if re.fullmatch(re.escape(checks_dir) + r"/[^/]+\.d/conf\.yaml", p)],
-        "stale_backups": [p for p in paths if p.startswith(config_dir + "/") and re.search(r"\.yaml\.[^/]*~$", p)],
+        "check_files_present": [p for p in paths if (m := conf_re.fullmatch(p)) and m.group(1) not in PACKAGE_CHECK_FILES],
+        "custom_dir_present": custom_dir in dirs,
+        "custom_checks_present": [p for p in paths if re.fullmatch(re.escape(custom_dir) + r"/[^/]+\.py", p)],
+        "stale_backups": [p for p in paths if p.startswith(config_dir + "/") and re.search(r"\.(yaml|py)\.[^/]*~$", p)],
         "restart_pending": marker in paths,
     }
 
@@ -350,24 +355,156 @@ def file_current(by_path, path, content, mode, owner, group):
             and f.get("mode") == mode and f.get("pw_name") == owner and f.get("gr_name") == group)
 
 
-def check_paths(checks, checks_dir):
-    """conf.yaml paths of the checks the role manages."""
-    return [f"{checks_dir}/{name}.d/conf.yaml" for name in checks or {}]
+# --- Checks: composed from several variables --------------------------------------------------------
+
+# A key of a checks variable: "<check>" (conf.d/<check>.d/conf.yaml) or "<check>/<file>"
+# (conf.d/<check>.d/<file>.yaml).
+CHECK_KEY_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9_.-]*)(?:/([A-Za-z0-9][A-Za-z0-9_.-]*))?$")
+CHECK_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Files the agent package itself ships in conf.d/<check>.d/ (autodiscovery templates, JMX metric
+# lists): the role never writes them and never purges them.
+PACKAGE_CHECK_FILES = ("auto_conf.yaml", "metrics.yaml")
 
 
-def check_files(checks, header):
-    """Check name -> conf.yaml content: the ansible_managed header, then the mapping as YAML."""
+def composition_order(sources, base):
+    """[(variable, value)] in the order the role composes them: `base` first, then the variables
+    `<base>__<suffix>` sorted by suffix (Python's string order)."""
+    sources = sources or {}
+    extra = sorted(k for k in sources if k != base)
+    return ([(base, sources[base])] if base in sources else []) + [(k, sources[k]) for k in extra]
+
+
+def compose_checks(sources, base="datadog_agent_checks"):
+    """The check files of every checks variable: {"files": [{check, file, path, var, key, conf}]
+    sorted by path (conf.d/ relative), "errors": [...]}. The same file set by two variables (or
+    twice by one: "<check>" and "<check>/conf") is an error naming both: nothing is overridden."""
+    errors, owners, files = [], {}, []
+    for var, value in composition_order(sources, base):
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            errors.append(f"{var}: expected a mapping of check names to their configuration; got {type(value).__name__}")
+            continue
+        for key, conf in value.items():
+            match = CHECK_KEY_RE.match(_text(key))
+            if not match:
+                errors.append(f"{var}: '{key}' is not a check name: '<check>' writes conf.d/<check>.d/conf.yaml, "
+                              "'<check>/<file>' writes conf.d/<check>.d/<file>.yaml (letters, digits, '_', '.', '-')")
+                continue
+            check, name = match.group(1), match.group(2) or "conf"
+            if re.search(r"\.ya?ml$", name):
+                errors.append(f"{var}: '{key}': give the file name without .yaml ('{check}/{re.sub(r'[.]ya?ml$', '', name)}')")
+                continue
+            if f"{name}.yaml" in PACKAGE_CHECK_FILES:
+                errors.append(f"{var}: '{key}': conf.d/{check}.d/{name}.yaml is the agent package's own file; choose another name")
+                continue
+            if not isinstance(conf, Mapping):
+                errors.append(f"{var}: the value of '{key}' must be a mapping (for example init_config and instances)")
+                continue
+            path = f"{check}.d/{name}.yaml"
+            if path in owners:
+                other_var, other_key = owners[path]
+                errors.append(f"conf.d/{path} is set twice: by {other_var} ('{other_key}') and by {var} ('{key}'); "
+                              "keep it in one variable, or give one of them another file name ('<check>/<file>')")
+                continue
+            owners[path] = (var, key)
+            files.append({"check": check, "file": name, "path": path, "var": var, "key": _text(key), "conf": conf})
+    return {"files": sorted(files, key=lambda f: f["path"]), "errors": errors}
+
+
+def compose_custom_checks(sources, checks, base="datadog_agent_custom_checks"):
+    """The Python checks of every custom checks variable: {"files": [{check, path, var, content}],
+    "errors": [...]}. `checks` is compose_checks()'s result: a custom check needs a conf there."""
+    errors, owners, files = [], {}, []
+    configured = {f["check"] for f in (checks or {}).get("files", [])}
+    for var, value in composition_order(sources, base):
+        if value is None:
+            continue
+        if not isinstance(value, Mapping):
+            errors.append(f"{var}: expected a mapping of check names to their Python source; got {type(value).__name__}")
+            continue
+        for name, source in value.items():
+            name = _text(name)
+            if not CHECK_NAME_RE.match(name) or name.endswith(".py"):
+                errors.append(f"{var}: '{name}' is not a check name (letters, digits, '_', '.', '-'; without .py)")
+            elif not isinstance(source, str) or not source.strip():
+                errors.append(f"{var}: the value of '{name}' must be the check's Python source (text), "
+                              "for example \"{{ lookup('ansible.builtin.file', 'checks/" + name + ".py') }}\"")
+            elif name in owners:
+                errors.append(f"checks.d/{name}.py is set twice: by {owners[name]} and by {var}; keep it in one variable")
+            elif _compile_problem(source, name):
+                errors.append(f"{var}: the custom check '{name}' {_compile_problem(source, name)}")
+            elif name not in configured:
+                errors.append(f"{var}: the custom check '{name}' has no configuration: add '{name}' (its init_config "
+                              "and instances) to datadog_agent_checks or a datadog_agent_checks__<suffix> variable")
+            else:
+                owners[name] = var
+                text = source if source.endswith("\n") else source + "\n"
+                files.append({"check": name, "path": f"{name}.py", "var": var, "content": text})
+    return {"files": sorted(files, key=lambda f: f["path"]), "errors": errors}
+
+
+def _compile_problem(source, name):
+    """Why a custom check's source does not compile ('' when it does); the line number and the
+    parser's message, never the source text."""
+    try:
+        compile(source, f"checks.d/{name}.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return f"is not valid Python (line {exc.lineno}: {exc.msg})"
+    except ValueError as exc:
+        return f"is not valid Python ({exc})"
+    return ""
+
+
+def check_paths(files, base_dir):
+    """Full paths of the composed files (compose_checks' or compose_custom_checks' "files")."""
+    return [f"{base_dir}/{f['path']}" for f in files or []]
+
+
+def check_files(files, header):
+    """[{path, check, content}] of compose_checks' files: the ansible_managed header, then the
+    configuration as YAML (keys sorted)."""
     from ansible.plugins.filter.core import to_nice_yaml  # pylint: disable=import-outside-toplevel
-    if not isinstance(checks, Mapping):
-        raise AnsibleFilterError("datadog_agent_check_files: expected a mapping of checks")
-    return {str(name): f"{header}\n{to_nice_yaml(conf, indent=2, width=2147483647, sort_keys=True)}"
-            for name, conf in checks.items()}
+    if not isinstance(files, Sequence) or isinstance(files, (str, Mapping)):
+        raise AnsibleFilterError("datadog_agent_check_files: expected the files of datadog_agent_compose_checks")
+    return [{"path": f["path"], "check": f["check"],
+             "content": f"{header}\n{to_nice_yaml(f['conf'], indent=2, width=2147483647, sort_keys=True)}"}
+            for f in files]
 
 
-def checks_to_write(contents, by_path, checks_dir, group):
-    """[{name, content}] of the check files missing or different on the host."""
-    return [{"name": name, "content": content} for name, content in contents.items()
-            if not file_current(by_path, f"{checks_dir}/{name}.d/conf.yaml", content, "0640", "root", group)]
+def files_to_write(files, by_path, base_dir, group):
+    """The files ([{path, content}], paths relative to base_dir) missing or different on the host
+    (content, 0640, root:group)."""
+    return [f for f in files or []
+            if not file_current(by_path, f"{base_dir}/{f['path']}", f["content"], "0640", "root", group)]
+
+
+def unmanaged_checks(present, managed, keep, checks_dir, custom_dir):
+    """Check files on the host (the probe's) that the role did not write and the keep-list does not
+    keep: "<check>" keeps conf.d/<check>.d/* and checks.d/<check>.py, "<check>/<file>" keeps
+    conf.d/<check>.d/<file>.yaml."""
+    keep = {_text(k) for k in keep or []}
+    out = []
+    for path in present or []:
+        if path in (managed or []):
+            continue
+        if path.startswith(custom_dir + "/"):
+            check, name = posixpath.basename(path)[:-3], None
+        else:
+            check = posixpath.basename(posixpath.dirname(path))[:-2]
+            name = posixpath.basename(path)[:-5]
+        if check in keep or (name is not None and f"{check}/{name}" in keep):
+            continue
+        out.append(path)
+    return out
+
+
+def keep_errors(keep, name="datadog_agent_checks_keep"):
+    """Problems of the keep-list: entries "<check>" or "<check>/<file>"."""
+    if not isinstance(keep, Sequence) or isinstance(keep, str):
+        return [f"{name}: expected a list of '<check>' or '<check>/<file>' entries"]
+    bad = [k for k in keep if not isinstance(k, str) or not CHECK_KEY_RE.match(k)]
+    return [f"{name}: expected '<check>' or '<check>/<file>' entries (letters, digits, '_', '.', '-'); got {bad}"] if bad else []
 
 
 # --- Results of this run --------------------------------------------------------------------------
@@ -425,7 +562,12 @@ class FilterModule:
             "datadog_agent_file_current": file_current,
             "datadog_agent_check_paths": check_paths,
             "datadog_agent_check_files": check_files,
-            "datadog_agent_checks_to_write": checks_to_write,
+            "datadog_agent_files_to_write": files_to_write,
+            "datadog_agent_composition_order": composition_order,
+            "datadog_agent_compose_checks": compose_checks,
+            "datadog_agent_compose_custom_checks": compose_custom_checks,
+            "datadog_agent_unmanaged_checks": unmanaged_checks,
+            "datadog_agent_keep_errors": keep_errors,
             "datadog_agent_any_changed": any_changed,
             "datadog_agent_backups": backups,
             "datadog_agent_created": created,

@@ -9,7 +9,8 @@ Commands (a subset of the real CLI, same names and exit codes where it matters):
   run [-p PIDFILE]   refuse to start without api_key; otherwise serve a local IPC API
                      (JSON, http://127.0.0.1:<cmd_port>/agent/status) until SIGTERM
   version            print the baked-in upstream version (7.60.0 / 7.61.0)
-  status [-j]        query the running stand-in and print a status report
+  status [-j]        query the running stand-in and print a status report (with the checks it
+                     loaded at start: Collector / Running Checks, their instances, loading errors)
   health             PASS when the IPC API answers, the forwarder's API key is not rejected by the
                      (pretend) intake and (if APM is on) the trace intake answers
   configcheck        list the check configurations found under conf.d/
@@ -79,6 +80,86 @@ def ipc_get(settings, path):
     return http_get_json(ipc_url(settings, path), token=common.fetch_auth_token(settings.auth_token_path))
 
 
+# --------------------------------------------------------------------------- checks
+
+def find_check_configs(confd):
+    """[(check, path)] of conf.d/<check>.d/*.yaml[.default] and conf.d/<check>.yaml, as the agent's
+    file config provider reads them (comp/core/autodiscovery/providers/file.go, agent 7.61.0:
+    every *.yaml of a <check>.d folder is one config of that check; auto_conf.yaml files are
+    autodiscovery templates, not scheduled without a matching container, so left out here)."""
+    found = []
+    if os.path.isdir(confd):
+        for entry in sorted(os.listdir(confd)):
+            full = os.path.join(confd, entry)
+            if os.path.isdir(full) and entry.endswith(".d"):
+                found += [(entry[:-2], os.path.join(full, f)) for f in sorted(os.listdir(full))
+                          if f.endswith((".yaml", ".yml", ".yaml.default")) and f != "auto_conf.yaml"]
+            elif entry.endswith((".yaml", ".yml")):
+                found.append((entry.rsplit(".", 1)[0], full))
+    return found
+
+
+def fnv1_64(data):
+    """FNV-1 64-bit (Go's hash/fnv New64, which the agent's check IDs use)."""
+    h = 0xcbf29ce484222325
+    for byte in data:
+        h = (h * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        h ^= byte
+    return h
+
+
+def check_id(check, instance, init_config):
+    """"<check>:[<name>:]<hex>" like pkg/collector/check/id/id.go BuildID (agent 7.61.0): a 64-bit
+    FNV hash of the instance and init_config YAML, with the instance's `name` when it has one.
+    Stand-in: the hashed bytes are PyYAML's dump, so the hex differs from the real agent's."""
+    import yaml
+
+    text = (yaml.safe_dump(instance, sort_keys=True) + yaml.safe_dump(init_config, sort_keys=True)).encode("utf-8")
+    name = instance.get("name") if isinstance(instance, dict) else None
+    return f"{check}:{name}:{fnv1_64(text):x}" if name else f"{check}:{fnv1_64(text):x}"
+
+
+def load_checks(config_dir):
+    """What the agent schedules at start from conf.d/ and checks.d/: ({check: {id: stats}},
+    {check: {loader: error}}, [config errors]). A check with checks.d/<check>.py is a custom check,
+    loaded by the Python loader: the stand-in compiles it (the agent imports it; the stand-in has no
+    datadog_checks.base) and reports a loading error when it does not compile, as the real one lists
+    an import failure under "Loading Errors" (pkg/collector/python/loader.go). Any other check name
+    is taken as one of the integrations the agent package ships. Nothing is ever run."""
+    import yaml
+
+    checksd = os.path.join(config_dir, "checks.d")
+    running, loading_errors, config_errors = {}, {}, []
+    for check, path in find_check_configs(os.path.join(config_dir, "conf.d")):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                data = yaml.safe_load(handle) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            config_errors.append(f"{check}: {path}: {exc}")
+            continue
+        instances = data.get("instances") if isinstance(data, dict) else None
+        if not isinstance(instances, list) or not instances:
+            config_errors.append(f"{check}: {path}: Configuration file contains no valid instances")
+            continue
+        source = os.path.join(checksd, f"{check}.py")
+        if os.path.isfile(source):
+            try:
+                with open(source, "rb") as handle:
+                    compile(handle.read(), source, "exec", dont_inherit=True)
+            except (OSError, SyntaxError, ValueError) as exc:
+                loading_errors.setdefault(check, {})["python"] = f"unable to import module '{check}': {exc}"
+                continue
+            loader = "python (custom check, checks.d)"
+        else:
+            loader = "integration shipped with the agent"
+        for instance in instances:
+            cid = check_id(check, instance, data.get("init_config"))
+            running.setdefault(check, {})[cid] = {
+                "CheckName": check, "CheckID": cid, "CheckConfigSource": f"file:{path}",
+                "Loader": loader, "TotalRuns": 0, "LastError": "", "standin": "loaded, never run"}
+    return running, loading_errors, config_errors
+
+
 # --------------------------------------------------------------------------- run
 
 class AgentState:
@@ -88,6 +169,8 @@ class AgentState:
         self.settings = settings
         self.start_time = datetime.datetime.now(datetime.timezone.utc)
         self.pid = os.getpid()
+        # Checks are loaded once, at start, like the agent's: a changed check file needs a restart.
+        self.checks, self.loading_errors, self.config_errors = load_checks(os.path.dirname(settings.config_path))
 
     def health(self):
         """GET /agent/status/health, shaped like pkg/status/health Status (Healthy/Unhealthy
@@ -133,6 +216,11 @@ class AgentState:
             "start_time": self.start_time.isoformat(timespec="seconds"),
             "python_version": "%d.%d.%d" % sys.version_info[:3],
             "apm": apm,
+            # Shapes of the agent's status JSON (comp/collector/collector/collectorimpl/status.go):
+            # runnerStats.Checks[check][checkID], checkSchedulerStats.LoaderErrors[check][loader].
+            "runnerStats": {"Checks": self.checks},
+            "checkSchedulerStats": {"LoaderErrors": self.loading_errors},
+            "autoConfigStats": {"ConfigErrors": self.config_errors},
         }
 
 
@@ -214,6 +302,10 @@ def cmd_run(args):
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    log.info("Checks loaded (never run by the stand-in): %s",
+             ", ".join(f"{c} ({len(ids)} instance(s))" for c, ids in sorted(state.checks.items())) or "none")
+    for check, errors in sorted(state.loading_errors.items()):
+        log.error("Loading error of check %s: %s", check, "; ".join(errors.values()))
     log.info("Hostname: %s, API key ending with: %s, env: %s, site: %s",
              settings.hostname, settings.api_key_ending, settings.env or "-", settings.site)
     log.info("IPC API (stand-in, plain HTTP, auth token %s) listening on 127.0.0.1:%s",
@@ -250,6 +342,32 @@ def unreachable(settings, exc):
     return 1
 
 
+def render_collector(st):
+    """The Collector section of the text status, laid out like the agent's (collector.tmpl): each
+    running check, then each of its instances with its ID and configuration source."""
+    checks = (st.get("runnerStats") or {}).get("Checks") or {}
+    errors = (st.get("checkSchedulerStats") or {}).get("LoaderErrors") or {}
+    config_errors = (st.get("autoConfigStats") or {}).get("ConfigErrors") or []
+    lines = ["=========", "Collector", "=========", "", "  Running Checks", "  =============="]
+    if not checks:
+        lines += ["    No checks have run yet (stand-in: none loaded)"]
+    for check in sorted(checks):
+        lines += ([] if lines[-1] == "" else [""]) + [f"    {check}", "    " + "-" * len(check)]
+        for cid, stats in sorted(checks[check].items()):
+            lines += [f"      Instance ID: {cid} [OK] (stand-in: loaded, never run)",
+                      f"      Configuration Source: {stats['CheckConfigSource']}",
+                      f"      Loader: {stats['Loader']}",
+                      f"      Total Runs: {stats['TotalRuns']}", ""]
+    if errors:
+        lines += ["", "  Loading Errors", "  =============="]
+        for check in sorted(errors):
+            lines += [f"    {check}", "    " + "-" * len(check)]
+            lines += [f"      {loader}: {error}" for loader, error in sorted(errors[check].items())]
+    if config_errors:
+        lines += ["", "  Config Errors", "  =============="] + [f"    {e}" for e in config_errors]
+    return lines + [""]
+
+
 def render_status(st):
     """Text status laid out like the real `datadog-agent status`."""
     title = f"Agent (v{st['version']}) ({st['note']})"
@@ -280,6 +398,9 @@ def render_status(st):
         f"    site: {st['site']}",
         f"    tags: {', '.join(st['tags'])}",
         "",
+    ]
+    lines += render_collector(st)
+    lines += [
         "=========",
         "APM Agent",
         "=========",
@@ -406,16 +527,7 @@ def cmd_configcheck(args):
 
     settings = settings_from_args(args)
     confd = os.path.join(os.path.dirname(settings.config_path), "conf.d")
-    found, errors = [], []
-    if os.path.isdir(confd):
-        for entry in sorted(os.listdir(confd)):
-            full = os.path.join(confd, entry)
-            if os.path.isdir(full) and entry.endswith(".d"):
-                files = [os.path.join(full, f) for f in sorted(os.listdir(full))
-                         if f.endswith((".yaml", ".yml", ".yaml.default"))]
-                found += [(entry[:-2], f) for f in files]
-            elif entry.endswith((".yaml", ".yml")):
-                found.append((entry.rsplit(".", 1)[0], full))
+    found, errors = find_check_configs(confd), []
     for check, path in found:
         try:
             with open(path, encoding="utf-8") as handle:
