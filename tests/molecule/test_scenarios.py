@@ -43,7 +43,7 @@ CI_RUNS = [
     ("datadog_agent", None, "b"),  # 5.5
     ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "b"),  # 5.5
     # The API key from a secrets backend, the agent's proxy, APT through a proxy (Debian 13's APT 3).
-    ("datadog_agent_secrets_proxy", "datadog_agent_secrets_proxy-debian13", "b"),
+    ("datadog_agent_secrets_proxy", "datadog_agent_secrets_proxy-debian13", "b"),  # 22 (machine shared by 7 runs)
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 NOT_IN_CI = {
