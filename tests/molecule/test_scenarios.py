@@ -54,6 +54,8 @@ CI_RUNS = [
     # (both scenarios run in full on both: `molecule test -s django_apm`).
     ("django_apm", "django_apm-debian13", "b"),  # 8
     ("datadog_agent", None, "b"),  # 8.5
+    # The API key from a secrets backend, the agent's proxy, APT through a proxy (Debian 13's APT 3).
+    ("datadog_agent_secrets_proxy", "datadog_agent_secrets_proxy-debian13", "b"),  # 22 (machine shared by 7 runs)
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")

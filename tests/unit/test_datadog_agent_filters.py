@@ -350,3 +350,60 @@ def test_redact():
     assert F.redact(f"bad api_key: {KEY} here {KEY}", KEY) == "bad api_key: ******** here ********"
     assert F.redact("nothing", "") == "nothing"
     assert F.redact(None, KEY) == ""
+
+
+@pytest.mark.parametrize("value,command,needle", [
+    (KEY, "", ""),
+    ("ENC[datadog_api_key]", "/usr/local/bin/helper", ""),
+    ("ENC[vault;path;1]", "/usr/local/bin/helper", ""),
+    ("ENC[datadog_api_key]", "", "needs datadog_agent_secret_backend_command"),
+    ("ENC[]", "/usr/local/bin/helper", "expected a Datadog API key"),
+    ("prefix-ENC[a]", "/usr/local/bin/helper", "a value of 13 characters"),
+    ("", "", "got nothing"),
+])
+def test_api_key_problem(value, command, needle):
+    problem = F.api_key_problem(value, command)
+    assert (problem == "") if not needle else (needle in problem), problem
+    assert KEY not in problem and (not value or value not in problem)
+
+
+def test_secret_handle():
+    assert F.secret_handle("ENC[a;b]") == "a;b"
+    assert F.secret_handle(KEY) == "" and F.secret_handle("x-ENC[a]") == ""
+
+
+@pytest.mark.parametrize("url,ok", [
+    ("", True), ("http://proxy:3128", True), ("https://u:p@proxy.example.com:3128/", True), ("http://10.0.0.1", True),
+    ("socks5://proxy:1080", False), ("proxy:3128", False), ('http://proxy:3128";', False), ("http://pro xy", False),
+    ("http://proxy:3128/path", False),
+])
+def test_proxy_problem_masks_credentials(url, ok):
+    problem = F.proxy_problem(url, "datadog_agent_proxy_http")
+    assert (problem == "") is ok, problem
+    if not ok:
+        assert problem.startswith("datadog_agent_proxy_http: expected")
+    assert F.proxy_problem("socks5://u:S3cr3t@h:1", "v").count("S3cr3t") == 0
+
+
+def test_url_mask():
+    assert F.url_mask("http://user:S3cr3t@proxy:3128") == "http://user:********@proxy:3128"
+    assert F.url_mask("http://proxy:3128") == "http://proxy:3128"
+
+
+def test_apt_proxy_conf_names_only_the_repository_host():
+    conf = F.apt_proxy_conf("http://u:p@proxy:3128", "https://apt.datadoghq.com/", "# managed")
+    assert conf == '# managed\nAcquire::https::Proxy::apt.datadoghq.com "http://u:p@proxy:3128";\n'
+    assert 'Acquire::http::Proxy::127.0.0.1 "http://proxy:3128";' in F.apt_proxy_conf("http://proxy:3128", "http://127.0.0.1:8080/", "#")
+    with pytest.raises(F.AnsibleFilterError):
+        F.apt_proxy_conf("http://proxy:3128", "file:/srv/repo", "#")
+
+
+def test_secret_backend_and_proxy_config():
+    v = {"datadog_agent_secret_backend_command": "/usr/local/bin/helper", "datadog_agent_secret_backend_arguments": ["a"],
+         "datadog_agent_secret_backend_timeout": 5, "datadog_agent_proxy_http": "", "datadog_agent_proxy_https": "http://p:1",
+         "datadog_agent_proxy_no_proxy": []}
+    assert F.secret_backend_config(v) == {"secret_backend_command": "/usr/local/bin/helper",
+                                          "secret_backend_arguments": ["a"], "secret_backend_timeout": 5}
+    assert F.secret_backend_config({"datadog_agent_secret_backend_command": ""}) == {}
+    assert F.proxy_config(v) == {"https": "http://p:1"}
+    assert F.proxy_config({}) == {}

@@ -56,7 +56,17 @@ VALID = {
         "datadog_agent_checks__db": {"postgres": {"init_config": {}, "instances": [{"host": "localhost", "password": "pw"}]}},
         "datadog_agent_custom_checks__worker": {"queue_depth": "from datadog_checks.base import AgentCheck\n"},
     },
+    # After composed (the variables of each case stay for the next: this one keeps composed's checks).
+    "secrets-proxy": {"datadog_agent_api_key": "ENC[datadog_api_key]", "datadog_agent_secret_backend_command": "/bin/sh",
+                      "datadog_agent_secret_backend_arguments": ["--store", "/etc/store.json"],
+                      "datadog_agent_secret_backend_timeout": 10,
+                      "datadog_agent_proxy_http": "http://u:Pr0xyPa55@proxy.example:3128",
+                      "datadog_agent_proxy_https": "http://proxy.example:3128/",
+                      "datadog_agent_proxy_no_proxy": ["localhost", "127.0.0.1"],
+                      "datadog_agent_repo_url": "https://apt.example.com/",
+                      "datadog_agent_apt_proxy": "http://u:Pr0xyPa55@proxy.example:3128"},
 }
+PROXY_PASSWORD = "Pr0xyPa55"
 INVALID = {
     "no-key": ({"datadog_agent_api_key": ""}, ["datadog_agent_api_key: expected a Datadog API key, 32 hexadecimal"]),
     "short-key": ({"datadog_agent_api_key": KEY[:-1]}, ["got a value of 31 characters"]),
@@ -89,6 +99,20 @@ INVALID = {
                           ["datadog_agent_key_urls: http://keys.example.com/k.public is plain http"]),
     "tags-null": ({"datadog_agent_tags": {"owner": None}}, ["datadog_agent_tags: the tag 'owner' has no value"]),
     "tags-comma": ({"datadog_agent_tags": {"team": "apm,web"}}, ["the value 'apm,web' of the tag 'team' contains a comma"]),
+    "enc-no-command": ({"datadog_agent_api_key": "ENC[datadog_api_key]"},
+                       ["datadog_agent_api_key: an ENC[...] secret handle needs datadog_agent_secret_backend_command"]),
+    "enc-empty": ({"datadog_agent_api_key": "ENC[]", "datadog_agent_secret_backend_command": "/bin/sh"},
+                  ["datadog_agent_api_key: expected a Datadog API key"]),
+    "secret-command-relative": ({"datadog_agent_secret_backend_command": "bin/helper"},
+                                ["datadog_agent_secret_backend_command: expected the absolute path"]),
+    "secret-timeout": ({"datadog_agent_secret_backend_timeout": 0}, ["datadog_agent_secret_backend_timeout: expected"]),
+    "proxy-scheme": ({"datadog_agent_proxy_https": "socks5://u:Pr0xyPa55@proxy.example:1080"},
+                     ["datadog_agent_proxy_https: expected http://", "socks5://u:********@proxy.example:1080"]),
+    "proxy-quote": ({"datadog_agent_proxy_http": 'http://u:Pr0xyPa55@proxy.example:3128";'},
+                    ["datadog_agent_proxy_http: expected"]),
+    "apt-proxy-file-repo": ({"datadog_agent_apt_proxy": "http://u:Pr0xyPa55@proxy.example:3128",
+                             "datadog_agent_repo_url": "file:/srv/mirror"},
+                            ["datadog_agent_apt_proxy: APT uses a proxy for http:// or https:// repositories only"]),
     "many": ({"datadog_agent_env": "", "datadog_agent_apm_receiver_port": 99999},
              ["datadog_agent_env:", "datadog_agent_apm_receiver_port:"]),
 }
@@ -249,6 +273,23 @@ def test_preflight_names_the_variable_and_never_the_key(rendered, case):
     for expected in INVALID[case][1]:
         assert expected in text, f"{expected!r} not in {errors}"
     assert KEY not in text and KEY[:-1] not in text
+    assert PROXY_PASSWORD not in text
+
+
+def test_secret_handle_backend_and_proxies_render(rendered):
+    r = rendered["valid-secrets-proxy"]
+    assert r["errors"] == []
+    data = _yaml(r)
+    assert data["api_key"] == "ENC[datadog_api_key]"
+    assert (data["secret_backend_command"], data["secret_backend_arguments"], data["secret_backend_timeout"]) == (
+        "/bin/sh", ["--store", "/etc/store.json"], 10)
+    assert data["proxy"] == {"http": "http://u:Pr0xyPa55@proxy.example:3128", "https": "http://proxy.example:3128/",
+                             "no_proxy": ["localhost", "127.0.0.1"]}
+
+
+def test_no_backend_or_proxy_settings_by_default(rendered):
+    data = _yaml(rendered["valid-defaults"])
+    assert not {"secret_backend_command", "secret_backend_arguments", "secret_backend_timeout", "proxy"} & set(data)
 
 
 def test_legacy_regex_matches_only_the_same_repository(rendered):

@@ -31,7 +31,7 @@ def _expected_datadog_yaml(host):
     return {
         "api_key": API_KEY,
         "site": "datadoghq.com",
-        "hostname": hostname(host),
+        "hostname": hostname(host).replace("_", "-"),  # the converge hyphenates the platform name
         "env": "molecule",
         "tags": ["role:web", "role:worker", "team:apm"],
         "apm_config": {"enabled": True, "receiver_port": 8126, "apm_non_local_traffic": False,
@@ -116,7 +116,7 @@ def test_status_and_health(host):
     assert status.rc == 0, status.stdout + status.stderr + journal(host)
     assert f"API Key ending with: {API_KEY[-5:]}" in status.stdout
     assert API_KEY not in status.stdout
-    assert f"Hostname: {hostname(host)}" in status.stdout
+    assert f"Hostname: {hostname(host).replace('_', '-')}" in status.stdout
     assert "env: molecule" in status.stdout
     assert "Receiver answers GET /info: yes" in status.stdout, status.stdout
     health = host.run("datadog-agent health")

@@ -56,14 +56,21 @@ def problem(text, kind, yaml):
             return "not valid YAML (line {})".format(getattr(getattr(exc, "problem_mark", None), "line", -1) + 1)
         if not isinstance(data, dict):
             return "top level is not a mapping"
-        if kind == "main" and not re.fullmatch(r"[0-9a-fA-F]{32}", str(data.get("api_key", ""))):
-            return "api_key missing or malformed"
+        if kind == "main" and not api_key_ok(str(data.get("api_key", "")), data.get("secret_backend_command")):
+            return "api_key missing or malformed (32 hex digits, or ENC[...] with secret_backend_command)"
         return ""
     if not re.match(r"^[^\s#-][^:]*:( |$)", body[0]):
         return "top level is not a mapping"
-    if kind == "main" and not [line for line in body if re.fullmatch(r"api_key: '?[0-9a-fA-F]{32}'?", line)]:
-        return "api_key missing or malformed"
+    keys = [re.sub(r"^api_key: ?", "", line).strip("'\"") for line in body if line.startswith("api_key:")]
+    command = [line for line in body if re.match(r"^secret_backend_command: ?\S", line)]
+    if kind == "main" and not (keys and api_key_ok(keys[0], bool(command))):
+        return "api_key missing or malformed (32 hex digits, or ENC[...] with secret_backend_command)"
     return ""
+
+
+def api_key_ok(key, command):
+    """32 hex digits, or an ENC[<handle>] the secret backend command resolves."""
+    return bool(re.fullmatch(r"[0-9a-fA-F]{32}", key) or (command and re.fullmatch(r"ENC\[.+\]", key, re.S)))
 
 
 def main(argv):

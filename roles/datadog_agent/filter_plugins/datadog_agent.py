@@ -195,7 +195,86 @@ def base_config(v):
     # Remote Configuration lets Datadog's UI change the agent's and the tracers' behaviour with no
     # deploy and no review (https://docs.datadoghq.com/agent/remote_config/): off unless asked for.
     conf["remote_configuration"] = {"enabled": bool(v["datadog_agent_remote_configuration"])}
+    conf.update(secret_backend_config(v))
+    if proxy_config(v):
+        conf["proxy"] = proxy_config(v)
     return conf
+
+
+# --- Secrets backend and proxies -----------------------------------------------------------------
+
+# The API key as a secret handle. Datadog: "ENC[<secret_id>]" makes up the whole value, any
+# characters inside (https://docs.datadoghq.com/agent/configuration/secrets-management/).
+ENC_RE = re.compile(r"^ENC\[(.+)\]$", re.S)
+API_KEY_RE = re.compile(r"^[0-9a-fA-F]{32}$")
+# http(s)://[user[:password]@]host[:port][/]: what the agent's proxy settings and APT take.
+PROXY_RE = re.compile(r"^https?://(?:[^\s/@:\"';]+(?::[^\s/@\"';]*)?@)?[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?$")
+
+
+def secret_handle(value):
+    """The handle of an ENC[...] value, or "" when value is not one."""
+    match = ENC_RE.match(_text(value).strip())
+    return match.group(1) if match else ""
+
+
+def api_key_problem(value, command):
+    """Why datadog_agent_api_key is refused ("" when it is 32 hex digits, or an ENC[...] handle
+    with datadog_agent_secret_backend_command set). Never shows the value."""
+    text = _text(value).strip()
+    if API_KEY_RE.match(text):
+        return ""
+    if secret_handle(text):
+        return "" if _text(command).strip() else (
+            "datadog_agent_api_key: an ENC[...] secret handle needs datadog_agent_secret_backend_command "
+            "(the executable the agent asks for the key)")
+    return ("datadog_agent_api_key: expected a Datadog API key, 32 hexadecimal characters (keep it in Ansible Vault), "
+            "or an ENC[<handle>] resolved by datadog_agent_secret_backend_command; got "
+            + ("nothing" if not text else f"a value of {len(text)} characters that is neither"))
+
+
+def secret_backend_config(v):
+    """secret_backend_command/_arguments/_timeout for datadog.yaml (nothing without a command)."""
+    command = _text(v.get("datadog_agent_secret_backend_command") or "").strip()
+    if not command:
+        return {}
+    return {"secret_backend_command": command,
+            "secret_backend_arguments": [_text(a) for a in v.get("datadog_agent_secret_backend_arguments") or []],
+            "secret_backend_timeout": int(v.get("datadog_agent_secret_backend_timeout") or 30)}
+
+
+def proxy_config(v):
+    """The agent's `proxy:` section (http, https, no_proxy), only what is set."""
+    conf = {}
+    for key in ("http", "https"):
+        url = _text(v.get(f"datadog_agent_proxy_{key}") or "").strip()
+        if url:
+            conf[key] = url
+    if v.get("datadog_agent_proxy_no_proxy"):
+        conf["no_proxy"] = [_text(h) for h in v["datadog_agent_proxy_no_proxy"]]
+    return conf
+
+
+def url_mask(url):
+    """`url` with the password of its user info masked (what messages may show of a proxy URL)."""
+    return re.sub(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/@:]*):[^/@]*@", r"\1:********@", _text(url))
+
+
+def proxy_problem(url, name):
+    """Why a proxy URL is refused ("" when empty or valid), credentials masked."""
+    text = _text(url).strip() if url is not None else ""
+    if not text or PROXY_RE.match(text):
+        return ""
+    return (f"{name}: expected http://[user:password@]host[:port] (or https://), without quotes, ';' or spaces; "
+            f"got '{url_mask(text)}'")
+
+
+def apt_proxy_conf(proxy, repo_url, header):
+    """The apt.conf.d file sending APT's requests for the repository's host (only) through proxy:
+    Acquire::<scheme>::Proxy::<host> "<proxy>"; (apt.conf(5), "Proxy::host")."""
+    parts = urlsplit(_text(repo_url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AnsibleFilterError(f"datadog_agent_apt_proxy needs an http(s) repository URL, not {url_mask(repo_url)}")
+    return f'{header}\nAcquire::{parts.scheme}::Proxy::{parts.hostname} "{_text(proxy).strip()}";\n'
 
 
 def obfuscation(v):
@@ -572,4 +651,9 @@ class FilterModule:
             "datadog_agent_backups": backups,
             "datadog_agent_created": created,
             "datadog_agent_redact": redact,
+            "datadog_agent_secret_handle": secret_handle,
+            "datadog_agent_api_key_problem": api_key_problem,
+            "datadog_agent_url_mask": url_mask,
+            "datadog_agent_proxy_problem": proxy_problem,
+            "datadog_agent_apt_proxy_conf": apt_proxy_conf,
         }

@@ -14,12 +14,14 @@ Commands (a subset of the real CLI, same names and exit codes where it matters):
   health             PASS when the IPC API answers, the forwarder's API key is not rejected by the
                      (pretend) intake and (if APM is on) the trace intake answers
   configcheck        list the check configurations found under conf.d/
+  secret             the secret_backend_command's rights and the ENC[] handles it resolves (no values)
   hostname           print the hostname the stand-in reports
 """
 
 import argparse
 import datetime
 import json
+import logging
 import os
 import signal
 import sys
@@ -69,6 +71,14 @@ def trace_counts(port, timeout=2):
 def settings_from_args(args):
     path = common.resolve_config_path(args.cfgpath)
     return common.Settings(common.load_config(path), path)
+
+
+def resolved_settings_from_args(args):
+    """Settings with ENC[...] handles resolved by secret_backend_command (what `run` uses), and the
+    [(handle, setting)] resolved; SecretError when one does not resolve."""
+    path = common.resolve_config_path(args.cfgpath)
+    config, handles = common.resolve_secrets(common.load_config(path))
+    return common.Settings(config, path), handles
 
 
 def ipc_url(settings, path):
@@ -267,10 +277,19 @@ def make_ipc_handler(state, log, token):
 def cmd_run(args):
     from http.server import ThreadingHTTPServer
 
-    settings = settings_from_args(args)
+    try:
+        settings, handles = resolved_settings_from_args(args)
+    except common.SecretError as exc:
+        # Like the agent: a handle that does not resolve fails the config setup; it does not start.
+        common.setup_logging("CORE", "agent.log")
+        logging.getLogger("core").error("Failed to setup config: unable to decrypt secret from datadog.yaml: %s", exc)
+        return 1
     log = common.setup_logging("CORE", "agent.log", settings.log_level)
     log.info("Starting datadog-agent stand-in v%s (%s), config %s",
              common.AGENT_VERSION, common.STANDIN_NOTE, settings.config_path)
+    if handles:
+        log.info("Resolved %d secret handle(s) with secret_backend_command: %s", len(handles),
+                 ", ".join(f"'{h}' (in {where})" for h, where in handles))
     if not settings.api_key:
         log.error("API key is missing: set api_key in %s (or DD_API_KEY). Exiting.", settings.config_path)
         return 1
@@ -520,6 +539,34 @@ def cmd_health(args):
     return 0
 
 
+def cmd_secret(args):
+    """Like `datadog-agent secret` (cmd/agent/subcommands/secret, info_nix.go): the executable and
+    its rights, then every handle of datadog.yaml and where it is used; never a value. Resolves
+    the handles the way the running agent does at start; exit 1 when one does not resolve."""
+    path = common.resolve_config_path(args.cfgpath)
+    config = common.load_config(path)
+    command = config.get("secret_backend_command")
+    print(f"=== Checking executable permissions === ({common.STANDIN_NOTE})")
+    if not command:
+        print("No secret_backend_command set: no decryption done.")
+        handles = common.secret_handles(config)
+        return 1 if handles else 0
+    print(f"Executable path: {command}")
+    problem = common.check_secret_command_rights(command)
+    print(f"Executable permissions: {'error: ' + problem if problem else 'OK, the executable has the correct permissions'}")
+    print("\n=== Secrets stats ===")
+    try:
+        _config, handles = common.resolve_secrets(config)
+    except common.SecretError as exc:
+        print(f"Could not resolve the secrets of {path}: {exc}")
+        return 1
+    print(f"Number of secrets resolved: {len(handles)}")
+    print("Secrets handle resolved:")
+    for handle, where in handles:
+        print(f"\n- '{handle}':\n\tused in 'datadog.yaml' configuration in entry '{where}'")
+    return 0
+
+
 def cmd_configcheck(args):
     """List conf.d/<check>.d/*.yaml[.default] and conf.d/<check>.yaml like the real configcheck
     (the stand-in only lists them: it never runs a check)."""
@@ -570,6 +617,8 @@ def main(argv=None):
     p.set_defaults(func=cmd_status)
     sub.add_parser("health", help="PASS/FAIL health of the running stand-in").set_defaults(func=cmd_health)
     sub.add_parser("configcheck", help="list check configurations").set_defaults(func=cmd_configcheck)
+    sub.add_parser("secret", help="check secret_backend_command and resolve the ENC[] handles of datadog.yaml"
+                   ).set_defaults(func=cmd_secret)
     sub.add_parser("hostname", help="print the hostname").set_defaults(func=cmd_hostname)
     args = parser.parse_args(argv)
     if args.command != "version":

@@ -27,7 +27,8 @@ __all__ = [
     "AGENT_VERSION", "PACKAGE_VERSION", "TEST_AGENT_VERSION", "STANDIN_NOTE", "DEFAULT_CONFIG",
     "use_embedded_site_packages", "resolve_config_path", "load_config", "Settings",
     "setup_logging", "die", "config_type_error", "auth_token_path", "create_or_fetch_auth_token",
-    "fetch_auth_token", "intake_rejects", "INTAKE_FILE",
+    "fetch_auth_token", "intake_rejects", "INTAKE_FILE", "SecretError", "secret_handles", "resolve_secrets",
+    "check_secret_command_rights",
 ]
 
 
@@ -91,6 +92,10 @@ CONFIG_TYPES = {
     "api_key": _STR, "site": _STR, "hostname": _STR, "env": _STR, "log_level": _STR,
     "tags": _TAGS, "cmd_port": _INT, "auth_token_file_path": _STR,
     "apm_config": {"enabled": _BOOL, "receiver_port": _INT, "apm_non_local_traffic": _BOOL},
+    # pkg/config/setup/config.go: secret_backend_command (string), _arguments ([]string), _timeout (int);
+    # proxy.http / proxy.https (string), proxy.no_proxy ([]string).
+    "secret_backend_command": _STR, "secret_backend_arguments": _TAGS, "secret_backend_timeout": _INT,
+    "proxy": {"http": _STR, "https": _STR, "no_proxy": _TAGS},
 }
 
 
@@ -164,6 +169,125 @@ def fetch_auth_token(path):
     if len(token) < 32:
         die(f"invalid authentication token in {path}: the agent may not have started yet")
     return token
+
+
+# --- secrets: ENC[<handle>] values resolved by secret_backend_command ----------------------------
+# Source: DataDog/datadog-agent comp/core/secrets/impl (agent 7.61.0) and
+# https://docs.datadoghq.com/agent/configuration/secrets-management/: a string value that is
+# exactly ENC[<handle>] is a handle; the agent runs secret_backend_command (with
+# secret_backend_arguments, killed after secret_backend_timeout seconds, default 30), writes
+# {"version": "1.0", "secrets": [handles]} to its stdin and reads {handle: {"value": ..., "error": ...}}
+# from its stdout (fetch_secret.go), after checkRights (check_rights_nix.go): group and others must
+# have no rights on the executable, and the agent's user must be able to execute it. A handle that
+# does not resolve makes loading datadog.yaml fail: the agent does not start. Values never logged.
+SECRET_PAYLOAD_VERSION = "1.0"
+SECRET_OUTPUT_MAX = 1024 * 1024  # secret_backend_output_max_size default
+ENC_PATTERN = r"ENC\[(.+)\]"  # the whole value (secrets.go isEnc)
+
+
+class SecretError(Exception):
+    """A handle could not be resolved (the message never holds a secret's value)."""
+
+
+def secret_handles(node, path=""):
+    """[(handle, setting path)] of every ENC[...] string value under node."""
+    import re
+
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found += secret_handles(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found += secret_handles(value, f"{path}[{index}]")
+    elif isinstance(node, str):
+        match = re.fullmatch(ENC_PATTERN, node.strip(), re.S)
+        if match:
+            found.append((match.group(1), path))
+    return found
+
+
+def check_secret_command_rights(command):
+    """check_rights_nix.go checkRights(path, allowGroupExec=false): the reason the executable is
+    refused, or None."""
+    import stat
+
+    try:
+        mode = os.stat(command).st_mode
+    except OSError as exc:
+        return f"invalid executable '{command}': can't stat it: {exc.strerror}"
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"invalid executable '{command}', 'group' or 'others' have rights on it"
+    if not os.access(command, os.X_OK):
+        return f"invalid executable '{command}': can't access it: permission denied"
+    return None
+
+
+def fetch_secrets(config, handles):
+    """Run secret_backend_command for handles: {handle: value}, or SecretError."""
+    import json
+    import subprocess
+
+    command = config.get("secret_backend_command")
+    if not command:
+        raise SecretError("secret_backend_command is not set: cannot resolve ENC[] handles")
+    problem = check_secret_command_rights(command)
+    if problem:
+        raise SecretError(problem)
+    timeout = int(config.get("secret_backend_timeout") or 30)
+    args = [str(a) for a in (config.get("secret_backend_arguments") or [])]
+    payload = json.dumps({"version": SECRET_PAYLOAD_VERSION, "secrets": handles})
+    try:
+        proc = subprocess.run([command, *args], input=payload.encode(), capture_output=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise SecretError(f"error while running '{command}': command timeout") from None
+    except OSError as exc:
+        raise SecretError(f"error while running '{command}': {exc.strerror}") from None
+    if len(proc.stdout) > SECRET_OUTPUT_MAX:
+        raise SecretError(f"command output was too long: exceeded {SECRET_OUTPUT_MAX} bytes")
+    if proc.returncode != 0:
+        raise SecretError(f"error while running '{command}': exit status {proc.returncode}")
+    try:
+        output = json.loads(proc.stdout.decode("utf-8"))
+        if not isinstance(output, dict):
+            raise ValueError("not an object")
+    except ValueError as exc:
+        raise SecretError(f"could not unmarshal 'secret_backend_command' output: {exc}") from None
+    values = {}
+    for handle in handles:
+        entry = output.get(handle)
+        if not isinstance(entry, dict):
+            raise SecretError(f"secret handle '{handle}' was not resolved by the secret_backend_command")
+        if entry.get("error"):
+            raise SecretError(f"an error occurred while resolving '{handle}': {entry['error']}")
+        value = entry.get("value")
+        if not isinstance(value, str) or value == "":
+            raise SecretError(f"resolved secret for '{handle}' is empty")
+        values[handle] = value
+    return values
+
+
+def resolve_secrets(config):
+    """config with every ENC[...] value replaced by its secret, and [(handle, path)] resolved."""
+    import re
+
+    found = secret_handles(config)
+    if not found:
+        return config, []
+    values = fetch_secrets(config, sorted({h for h, _ in found}))
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, str):
+            match = re.fullmatch(ENC_PATTERN, node.strip(), re.S)
+            return values[match.group(1)] if match else node
+        return node
+
+    return walk(config), found
 
 
 # --- the forwarder's API key validation -------------------------------------------------------

@@ -130,7 +130,12 @@ def main(argv=None):
         return 0
 
     path = common.resolve_config_path(args.config)
-    settings = common.Settings(common.load_config(path), path)
+    try:  # the trace-agent resolves datadog.yaml's ENC[] handles too (pkg/trace/config: secrets)
+        config, _handles = common.resolve_secrets(common.load_config(path))
+    except common.SecretError as exc:
+        common.setup_logging("TRACE", "trace-agent.log")
+        common.die(f"unable to decrypt secret from {path}: {exc}")
+    settings = common.Settings(config, path)
     log = common.setup_logging("TRACE", "trace-agent.log", settings.log_level)
     if not settings.apm_enabled:
         log.info("trace-agent not enabled (apm_config.enabled is false in %s). Exiting.", path)
