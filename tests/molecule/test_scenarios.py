@@ -67,6 +67,7 @@ UNITS_KEPT = {
     "datadog_agent": AGENT_UNITS,
     "datadog_agent_absent": (),  # the agent is removed: nothing runs
     "datadog_agent_checks": AGENT_UNITS,
+    "datadog_agent_secrets_proxy": AGENT_UNITS,
     "datadog_agent_upgrade": AGENT_UNITS,
     "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service"),
     "harness_smoke": AGENT_UNITS,
