@@ -225,4 +225,6 @@ def test_a_host_that_did_not_answer_fails():
 def test_sequences_of_the_scenarios():
     assert checks.test_sequence(ROOT, "django_apm")[4:6] == ["idempotence", "side_effect"]
     assert "idempotence" not in checks.test_sequence(ROOT, "datadog_agent_bad_input")
-    assert checks.test_sequence(ROOT, "datadog_agent")[3:5] == ["converge", "idempotence"]
+    assert checks.test_sequence(ROOT, "harness_smoke")[3:5] == ["converge", "idempotence"]
+    # Its own no-op test (test_runs.py::test_noop_run_changes_and_restarts_nothing) replaces the step.
+    assert checks.test_sequence(ROOT, "datadog_agent")[3:5] == ["converge", "verify"]
