@@ -28,9 +28,13 @@ VALID = {
         "datadog_agent_apm_non_local_traffic": True,
         "datadog_agent_logs_enabled": True,
         "datadog_agent_process_enabled": True,
+        "datadog_agent_logs_processing_rules": [{"type": "mask_sequences", "name": "mrn", "pattern": "MRN-[0-9]{6,}",
+                                                 "replace_placeholder": "MRN-[redacted]"}],
+        "datadog_agent_logs_use_compression": False,
+        "datadog_agent_logs_open_files_limit": 200,
         "datadog_agent_config": {"apm_config": {"max_traces_per_second": 5, "enabled": False,
                                                 "obfuscation": {"credit_cards": {"luhn": False}}},
-                                 "log_level": "warn", "tags": ["replaced:yes"]},
+                                 "log_level": "warn", "tags": ["replaced:yes"], "logs_config": {"batch_wait": 10}},
         "datadog_agent_apm_obfuscate_query_string": False,
         "datadog_agent_apm_obfuscate_memcached": False,
         "datadog_agent_remote_configuration": True,
@@ -113,6 +117,17 @@ INVALID = {
     "apt-proxy-file-repo": ({"datadog_agent_apt_proxy": "http://u:Pr0xyPa55@proxy.example:3128",
                              "datadog_agent_repo_url": "file:/srv/mirror"},
                             ["datadog_agent_apt_proxy: APT uses a proxy for http:// or https:// repositories only"]),
+    # Log processing rules run in the agent's Go regexp: RE2 refuses lookbehind and backreferences.
+    "logs-rule-not-re2": ({"datadog_agent_logs_processing_rules": [{"type": "mask_sequences", "name": "ids", "pattern": "(?<=id=)[0-9]+",
+                                                                    "replace_placeholder": "[id]"}]},
+                          ["datadog_agent_logs_processing_rules[0] (name 'ids') pattern '(?<=id=)[0-9]+' is not RE2"]),
+    "config-logs": ({"datadog_agent_config": {"logs_config": {"use_compression": "yes", "open_files_limit": 0,
+                                                              "processing_rules": [{"type": "mask_sequences", "name": "b",
+                                                                                    "pattern": "(a)\\1", "replace_placeholder": "x"}]}}},
+                    ["datadog_agent_config.logs_config.use_compression: expected true or false",
+                     "datadog_agent_config.logs_config.open_files_limit: expected a whole number",
+                     "datadog_agent_config.logs_config.processing_rules[0] (name 'b') pattern"]),
+    "logs-files-limit": ({"datadog_agent_logs_open_files_limit": 0}, ["datadog_agent_logs_open_files_limit: expected a number of files"]),
     "many": ({"datadog_agent_env": "", "datadog_agent_apm_receiver_port": 99999},
              ["datadog_agent_env:", "datadog_agent_apm_receiver_port:"]),
 }
@@ -226,6 +241,9 @@ def test_edge_values_render_and_deep_merge(rendered):
                                        "credit_cards": {"enabled": True, "luhn": False}}},
         "logs_enabled": True, "process_config": {"process_collection": {"enabled": True}}, "log_level": "warn",
         "remote_configuration": {"enabled": True},
+        "logs_config": {"processing_rules": [{"type": "mask_sequences", "name": "mrn", "pattern": "MRN-[0-9]{6,}",
+                                              "replace_placeholder": "MRN-[redacted]"}],
+                        "use_compression": False, "open_files_limit": 200, "batch_wait": 10},
     }
     assert r["wanted"] == "1:7.61.0-1"
     assert r["fingerprints"] == ["09A8FCFD367B690D54429553C2B22CE5544F51F2"]

@@ -191,6 +191,8 @@ def base_config(v):
         "obfuscation": obfuscation(v),
     }
     conf["logs_enabled"] = bool(v["datadog_agent_logs_enabled"])
+    if logs_config(v):
+        conf["logs_config"] = logs_config(v)
     conf["process_config"] = {"process_collection": {"enabled": bool(v["datadog_agent_process_enabled"])}}
     # Remote Configuration lets Datadog's UI change the agent's and the tracers' behaviour with no
     # deploy and no review (https://docs.datadoghq.com/agent/remote_config/): off unless asked for.
@@ -199,6 +201,34 @@ def base_config(v):
     if proxy_config(v):
         conf["proxy"] = proxy_config(v)
     return conf
+
+
+def logs_config(v):
+    """logs_config for datadog.yaml: the first-class settings that are set (nothing by default)."""
+    conf = {}
+    if v.get("datadog_agent_logs_processing_rules"):
+        conf["processing_rules"] = [dict(rule) for rule in v["datadog_agent_logs_processing_rules"]]
+    if v.get("datadog_agent_logs_use_compression") is not None:
+        conf["use_compression"] = bool(v["datadog_agent_logs_use_compression"])
+    if v.get("datadog_agent_logs_open_files_limit") is not None:
+        conf["open_files_limit"] = int(v["datadog_agent_logs_open_files_limit"])
+    return conf
+
+
+def logs_rule_sets(rules, config):
+    """[[variable, rules]] of every logs_config.processing_rules a run would write: the first-class
+    variable's, and datadog_agent_config's when it sets some (for the RE2 checker of the rules)."""
+    sets = [["datadog_agent_logs_processing_rules", rules]]
+    extra = (config or {}).get("logs_config") if isinstance(config, Mapping) else None
+    if isinstance(extra, Mapping) and "processing_rules" in extra:
+        sets.append(["datadog_agent_config.logs_config.processing_rules", extra["processing_rules"]])
+    return sets
+
+
+def _count_problem(value):
+    if isinstance(value, bool) or not re.fullmatch(r"[0-9]{1,7}", _text(value)) or int(_text(value)) < 1:
+        return f"expected a whole number, 1 or more; got '{value}'"
+    return ""
 
 
 # --- Secrets backend and proxies -----------------------------------------------------------------
@@ -352,6 +382,9 @@ SETTING_RULES = {
     ("apm_config", "receiver_port"): port_problem,
     ("apm_config", "apm_non_local_traffic"): bool_problem,
     ("logs_enabled",): bool_problem,
+    ("logs_config", "use_compression"): bool_problem,
+    ("logs_config", "force_use_http"): bool_problem,
+    ("logs_config", "open_files_limit"): _count_problem,
     ("process_config", "process_collection", "enabled"): bool_problem,
     ("remote_configuration", "enabled"): bool_problem,
     ("apm_config", "obfuscation", "http", "remove_query_string"): bool_problem,
@@ -619,6 +652,7 @@ def redact(text, secret):
 class FilterModule:
     def filters(self):
         return {
+            "datadog_agent_logs_rule_sets": logs_rule_sets,
             "datadog_agent_version": version,
             "datadog_agent_key_files": key_files,
             "datadog_agent_fingerprints": fingerprints,
