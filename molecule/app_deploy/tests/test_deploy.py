@@ -6,8 +6,11 @@ env and site come from inventory/staging/group_vars/all/main.yml, the service fr
 the scenario itself (vars/scenario.yml only replaces the repository, git remote, PyPI and vault).
 """
 
+import json
+
 import yaml
 
+import logrules
 from apmtest import span_contents
 from deployhelpers import (API_KEY, APP, AGENT_UNITS, DB_PASSWORD, ENV, SERVICE, SITE, STAGING_ALL, STAGING_APP, UNITS,
                            dotenv, head_sha, host_time_ns, http_get, records, remote_sha, runs_dir, traces,
@@ -136,6 +139,29 @@ def test_postgres_spans_carry_env_the_naming_scheme_and_no_query_literal(host):
         assert needle not in text, f"{needle} in a span"
         if needle.isdigit():
             assert int(needle) not in numbers, f"{needle} as a number in a span"
+
+
+def test_app_logs_leave_the_host_masked_and_linked_to_their_trace(host):
+    """django_apm_logs from the staging inventory (molecule/django_apm proves the same with more
+    needles on Debian 13). The stand-in agent ships no logs: the test applies the rendered
+    log_processing_rules to the app units' real journal, as the agent documents them (logrules.py).
+    The PostgreSQL test's request logged the patient id in its URL and in its Celery task's
+    arguments: none may survive the rules, and the request's line carries a trace the intake got."""
+    conf = yaml.safe_load(host.file(f"/etc/datadog-agent/conf.d/{SERVICE}.d/django_apm_logs.yaml").content_string)
+    [entry] = conf["logs"]
+    assert (entry["type"], sorted(entry["include_units"])) == ("journald", sorted(UNITS))
+    assert (entry["service"], entry["source"], entry["tags"]) == (SERVICE, "python", [f"env:{ENV}"])
+    assert "systemd-journal" in host.check_output("id -nG dd-agent").split()
+    journal = host.check_output("journalctl --no-pager -o cat " + " ".join(f"-u {u}" for u in UNITS)).splitlines()
+    raw = [line for line in journal if PATIENT in line]
+    # Without the rules the id would ship: the raw lines hold it in the URL and in the task's arguments.
+    assert any(f"patient_id={PATIENT}" in line for line in raw) and any(f"args=['{PATIENT}']" in line for line in raw), raw
+    sent = [logrules.apply(entry["log_processing_rules"], line) for line in journal]
+    assert not [line for line in sent if line is not None and PATIENT in line]
+    request = next(json.loads(line) for line in raw if line.startswith("{") and f"/patients/?patient_id={PATIENT}" in line)
+    assert (request["dd.service"], request["dd.env"], request["dd.version"]) == (SERVICE, ENV, head_sha(host)), request
+    ids = {span["trace_id"] for trace in traces(host) for span in trace}
+    assert logrules.trace_id_int(request["dd.trace_id"]) in ids, request
 
 
 def test_check_mode_with_a_pending_release_reported_it_and_changed_nothing(host):

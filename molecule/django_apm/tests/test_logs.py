@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 import logrules
+from logrules import trace_id_int
 from test_django import CLIENT, EMAIL, PASSWORD, USER, head_sha, root, run_py, traces, agent
 from apmtest import wait_for
 
@@ -27,12 +28,6 @@ APP_LOGGERS = ("upstream.request", "upstream.task", "upstream.audit")
 
 def rendered(host):
     return yaml.safe_load(host.file(LOGS_FILE).content_string)
-
-
-def trace_id_int(text):
-    """ddtrace writes a 128-bit trace id as 32 hex digits, a 64-bit one in decimal; the intake
-    keeps the low 64 bits as a number (the high ones in _dd.p.tid)."""
-    return int(text[16:], 16) if len(text) == 32 else int(text)
 
 
 @pytest.fixture(scope="module")

@@ -47,3 +47,10 @@ def apply(rules, line):
         if kind == "mask_sequences":
             line = pattern.sub(lambda m, t=rule["replace_placeholder"]: expand(t, m), line)
     return line
+
+
+def trace_id_int(text):
+    """A log line's dd.trace_id as the intake's trace_id: ddtrace writes a 128-bit trace id as 32 hex
+    digits, a 64-bit one in decimal; the intake keeps the low 64 bits as a number (the high ones in
+    _dd.p.tid)."""
+    return int(text[16:], 16) if len(text) == 32 else int(text)
