@@ -69,7 +69,7 @@ UNITS_KEPT = {
     "datadog_agent_checks": AGENT_UNITS,
     "datadog_agent_secrets_proxy": AGENT_UNITS,
     "datadog_agent_upgrade": AGENT_UNITS,
-    "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service"),
+    "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service", "upstream-clock.service"),
     "harness_smoke": AGENT_UNITS,
 }
 NOT_IN_CI = {

@@ -24,6 +24,7 @@ DOTENV = f"{APP}/.env"
 PROD = f"{APP}/upstream/settings/prod.py"
 VENV_PY = f"{APP}/.venv/bin/python"
 UNITS = ["upstream-gunicorn.service", "upstream-celery.service"]
+OWN_UNITS = SCENARIO_VARS["django_apm_services"]  # the app's own units (prepare.yml), not the role's
 AGENT_UNITS = ["datadog-agent.service", "datadog-agent-trace.service"]
 BEGIN = "# BEGIN django_apm: Datadog APM, managed by Ansible (role django_apm)"
 END = "# END django_apm: Datadog APM, managed by Ansible (role django_apm)"
@@ -130,7 +131,7 @@ def test_python_decouple_reads_every_value_back_exactly(host):
         assert read.get(name) == value, name
 
 
-@pytest.mark.parametrize("unit", UNITS)
+@pytest.mark.parametrize("unit", UNITS + OWN_UNITS)
 def test_systemd_gives_the_app_every_value_exactly(host, unit):
     """EnvironmentFile= as systemd parses it: the running process's environment."""
     pid = host.check_output(f"systemctl show -p MainPID --value {unit}").strip()
@@ -142,6 +143,17 @@ def test_systemd_gives_the_app_every_value_exactly(host, unit):
     for name, value in expected_dotenv(host).items():
         assert env.get(name) == value, name
     assert "DD_API_KEY" not in env
+
+
+@pytest.mark.parametrize("unit", OWN_UNITS)
+def test_the_apps_own_unit_gets_a_dropin_loading_the_dotenv(host, unit):
+    """django_apm_services: the role leaves the unit file alone and adds one drop-in."""
+    dropin = host.file(f"/etc/systemd/system/{unit}.d/django-apm.conf")
+    assert (dropin.user, dropin.group, dropin.mode) == ("root", "root", 0o644)
+    assert dropin.content_string.startswith("#") and f"EnvironmentFile={DOTENV}" in dropin.content_string.splitlines()
+    assert "Ansible" not in host.file(f"/etc/systemd/system/{unit}").content_string, "the role wrote the unit itself"
+    props = host.check_output(f"systemctl show -p DropInPaths,EnvironmentFiles,ActiveState {unit}")
+    assert dropin.path in props and DOTENV in props and "ActiveState=active" in props, props
 
 
 @pytest.mark.parametrize("unit", UNITS)
@@ -333,7 +345,8 @@ def test_new_commit_changes_the_version_and_restarts_the_app_only(host, side_eff
     before, after = side_effect["before"], side_effect["after"]
     assert after["sha"] == head_sha(host) != before["sha"]
     assert f"DD_VERSION='{after['sha']}'" in host.file(DOTENV).content_string
-    for unit in UNITS:
+    for unit in UNITS + OWN_UNITS:
+        assert after["units"][unit]["pid"] not in ("", "0"), f"{unit} is not running"
         assert after["units"][unit]["pid"] != before["units"][unit]["pid"], f"{unit} was not restarted"
     for unit in AGENT_UNITS:
         assert after["units"][unit] == before["units"][unit], f"{unit} was restarted"
@@ -353,7 +366,7 @@ def test_a_unit_switched_off_is_stopped_disabled_and_removed_alone(host, side_ef
     gunicorn = worker_only["units"]["upstream-gunicorn.service"]
     assert (gunicorn["load"], gunicorn["active"], gunicorn["pid"]) == ("not-found", "inactive", "0"), gunicorn
     assert worker_only["dotenv_sha256"] == celery["dotenv_sha256"]
-    for unit in ["upstream-celery.service", *AGENT_UNITS]:
+    for unit in ["upstream-celery.service", *OWN_UNITS, *AGENT_UNITS]:
         assert worker_only["units"][unit] == celery["units"][unit], f"{unit} was touched"
 
 
@@ -362,7 +375,7 @@ def test_a_unit_switched_back_on_is_started_and_enabled_alone(host, side_effect)
     gunicorn = again["units"]["upstream-gunicorn.service"]
     assert (gunicorn["load"], gunicorn["active"], gunicorn["enabled"]) == ("loaded", "active", "enabled"), gunicorn
     assert gunicorn["pid"] != "0"
-    for unit in ["upstream-celery.service", *AGENT_UNITS]:
+    for unit in ["upstream-celery.service", *OWN_UNITS, *AGENT_UNITS]:
         assert again["units"][unit] == worker_only["units"][unit], f"{unit} was touched"
 
 
@@ -400,7 +413,7 @@ def test_a_change_that_fails_at_start_is_rolled_back(host, side_effect, case, ca
     assert f"What changed: {changed}" in msg, msg
     before, after = side_effect["web_again"], side_effect[f"rollback_{case}"]
     assert after["dotenv_sha256"] == before["dotenv_sha256"], "the previous .env is back"
-    for unit in UNITS:
+    for unit in UNITS + OWN_UNITS:
         assert after["units"][unit]["active"] == "active", (unit, after["units"][unit])
     for unit in AGENT_UNITS:
         assert after["units"][unit] == before["units"][unit], f"{unit} was touched"

@@ -20,7 +20,8 @@ from test_django import CLIENT, EMAIL, PASSWORD, USER, head_sha, root, run_py, t
 from apmtest import wait_for
 
 LOGS_FILE = "/etc/datadog-agent/conf.d/upstream.d/django_apm_logs.yaml"
-UNITS = ["upstream-celery.service", "upstream-gunicorn.service"]
+# The journald input reads the role's units and the app's own (django_apm_services), sorted.
+UNITS = ["upstream-celery.service", "upstream-clock.service", "upstream-gunicorn.service"]
 PATIENT = "24680"  # this module's own patient id: not in the earlier tests' traffic
 NEEDLES = [PATIENT, USER, EMAIL, "alice", "example.org"]
 APP_LOGGERS = ("upstream.request", "upstream.task", "upstream.audit")
