@@ -107,15 +107,25 @@ def test_no_needle_survives_the_agents_processing_rules(host, traffic):
     assert not [line for line in sent if '"GET /health/ ' in line], "exclude_at_match dropped the health checks"
 
 
-def test_each_request_line_carries_the_trace_the_intake_got(host, traffic):
-    sha = head_sha(host)
+def _spans_by_trace(ts):
     spans = {}  # low 64 bits of the trace id -> span ids
-    for t in traffic["traces"]:
+    for t in ts:
         for s in t:
             spans.setdefault(s["trace_id"], set()).add(s["span_id"])
+    return spans
+
+
+def test_each_request_line_carries_the_trace_the_intake_got(host, traffic):
+    sha = head_sha(host)
     lines = [json.loads(m) for _, m in traffic["entries"] if m.startswith("{")]
     lines = [x for x in lines if x.get("logger") in APP_LOGGERS]
     assert lines
+    # Each gunicorn worker flushes its own traces: the login's may reach the intake after the
+    # patients trace the fixture waited for. Wait (bounded) until every line's trace is there.
+    wanted = {trace_id_int(x["dd.trace_id"]) for x in lines
+              if not (x["logger"] == "upstream.request" and x["message"].startswith("GET /health/ "))}
+    spans = wait_for(lambda: _spans_by_trace(traces(host)), lambda found: found if wanted <= set(found) else None,
+                     "the trace of every app log line at the intake", deadline=30)
     for x in lines:
         assert (x["dd.service"], x["dd.env"], x["dd.version"]) == ("upstream", "staging", sha), x
         if x["logger"] == "upstream.request" and x["message"].startswith("GET /health/ "):
