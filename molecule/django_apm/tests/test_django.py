@@ -379,6 +379,18 @@ def test_a_unit_switched_back_on_is_started_and_enabled_alone(host, side_effect)
         assert again["units"][unit] == worker_only["units"][unit], f"{unit} was touched"
 
 
+def test_a_block_only_change_restarts_the_app_units_not_the_agent(host, side_effect):
+    """A hand edit inside the managed block is put back, and every app unit restarts on it."""
+    again, fixed = side_effect["web_again"], side_effect["block_fixed"]
+    assert "DDAPM_HAND_EDIT" not in host.file(PROD).content_string
+    assert fixed["dotenv_sha256"] == again["dotenv_sha256"], "only the block changed"
+    for unit in UNITS + OWN_UNITS:
+        assert fixed["units"][unit]["active"] == "active" and fixed["units"][unit]["pid"] not in ("", "0"), unit
+        assert fixed["units"][unit]["pid"] != again["units"][unit]["pid"], f"{unit} still runs the hand-edited settings"
+    for unit in AGENT_UNITS:
+        assert fixed["units"][unit] == again["units"][unit], f"{unit} was restarted"
+
+
 # --- last: the agent goes away -----------------------------------------------------------------
 
 def test_app_answers_with_the_agent_stopped(host):
