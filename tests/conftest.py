@@ -23,7 +23,8 @@ import pytest
 os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 os.environ.setdefault("ANSIBLE_CONFIG", str(Path(__file__).resolve().parents[1] / "ansible.cfg"))
 
-from test_scenarios import LANES  # the list of scenario runs and their lanes
+sys.path.insert(0, str(Path(__file__).resolve().parent / "molecule"))
+from test_scenarios import LANES  # noqa: E402  (the list of scenario runs and their lanes)
 
 FAST_LANE = "b"
 

@@ -3,11 +3,14 @@ and the fast trace tests) finds a needle hidden base64-, base64url- or percent-e
 byte alignment, inside a longer run of base64 characters, and through nested encodings."""
 
 import base64
+import sys
 import urllib.parse
+from pathlib import Path
 
 import pytest
 
-from apmtest import decoded_forms, span_contents
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "molecule" / "resources" / "tests"))
+from apmtest import decoded_forms, span_contents  # noqa: E402
 
 NEEDLES = ["12345", "jane.doe@example.com", "Jane Doe"]
 

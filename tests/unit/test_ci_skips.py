@@ -34,11 +34,9 @@ def test_runs():
 @pytest.fixture
 def crafted(pytester):
     shutil.copy(CONFTEST, pytester.path / "conftest.py")
-    # The project's conftest imports the scenario lanes from test_scenarios.py (on pytest.ini's
-    # pythonpath, as in the project): none here.
+    # The project's conftest imports the scenario lanes from molecule/test_scenarios.py: none here.
     (pytester.path / "molecule").mkdir()
     (pytester.path / "molecule" / "test_scenarios.py").write_text("LANES = {}\n")
-    pytester.makeini("[pytest]\npythonpath = molecule\n")
     pytester.makepyfile(test_crafted=CRAFTED)
     return pytester
 

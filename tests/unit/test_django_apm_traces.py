@@ -32,7 +32,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-from apmtest import span_contents  # the PHI search the django_apm scenario uses too
+sys.path.insert(0, str(ROOT / "molecule" / "resources" / "tests"))
+from apmtest import span_contents  # noqa: E402  (the PHI search the django scenario uses too)
 PATIENT, USER, EMAIL = "12345", "alice.patientcare", "alice.patientcare@example.org"
 # The patient id, the other ids of the IN (...) list, the user's identity (also as SQL literals).
 NEEDLES = [PATIENT, "12346", "12347", USER, EMAIL, "Patientcare", "alice", "example.org"]

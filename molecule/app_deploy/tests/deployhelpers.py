@@ -17,7 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from apmtest import http_get, wait_for  # noqa: F401  (shared; the tests import them from here)
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
+from apmtest import http_get, wait_for  # noqa: E402,F401  (shared; the tests import them from here)
 
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[3]))
 SCENARIO = Path(os.environ.get("MOLECULE_SCENARIO_DIRECTORY", Path(__file__).resolve().parents[1]))

@@ -8,13 +8,15 @@ with a bounded deadline.
 import base64
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from apmtest import http_get, quote as _q, span_contents, wait_for
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "resources" / "tests"))
+from apmtest import http_get, quote as _q, span_contents, wait_for  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_VARS = yaml.safe_load((HERE.parent / "vars/django.yml").read_text())

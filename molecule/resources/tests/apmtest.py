@@ -1,4 +1,4 @@
-"""Helpers shared by the testinfra tests of several scenarios and by fast tests (on pytest.ini's pythonpath)."""
+"""Helpers shared by the testinfra tests of several scenarios (imported through sys.path)."""
 
 import base64
 import binascii

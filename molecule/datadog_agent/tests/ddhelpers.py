@@ -1,4 +1,4 @@
-"""Helpers of the datadog_agent scenarios' testinfra tests (shared by datadog_agent, datadog_agent_upgrade, _absent and _bad_input; on pytest.ini's pythonpath).
+"""Helpers of the datadog_agent scenarios' testinfra tests (shared by agent, upgrade, absent).
 
 Nested runs: `run_role()` runs the scenario's converge.yml again with ansible-playbook against one
 live Molecule host (molecule's environment: ANSIBLE_CONFIG, MOLECULE_INVENTORY_FILE...), keeps
