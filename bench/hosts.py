@@ -92,7 +92,7 @@ def fingerprint():
 
 def harness_vars():
     """The role inputs of the bench's own playbooks: the offline harness as an air-gapped site
-    (as molecule/datadog_agent/vars/harness.yml), and how to reach the hosts."""
+    (as molecule/agent/vars/harness.yml), and how to reach the hosts."""
     return {
         "ansible_connection": "community.docker.docker",
         "harness_repo_dir": REPO_DIR,

@@ -31,21 +31,21 @@ LOGS = ROOT / ".cache" / "logs"
 # are balanced by the minutes each scenario took in a serial run (in the comments). The fast tests
 # run first, in lane "b".
 CI_RUNS = [
-    ("app_deploy", "app_deploy-debian12", "a"),  # 13 min
-    ("datadog_agent_absent", "datadog_agent_absent-debian12", "a"),  # 2
-    ("datadog_agent_bad_input", "datadog_agent_bad_input-debian12", "a"),  # 1.5
-    ("harness_smoke", None, "a"),  # 2.5
+    ("deploy", "deploy-debian12", "a"),  # 13 min
+    ("absent", "absent-debian12", "a"),  # 2
+    ("bad_input", "bad_input-debian12", "a"),  # 1.5
+    ("smoke", None, "a"),  # 2.5
     # The collection built, installed offline from its tarball and converged by FQCN role names.
     ("collection", "collection-debian12", "a"),  # 2 (4 on a loaded machine)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
-    # (both scenarios run in full on both: `molecule test -s django_apm`).
-    ("django_apm", "django_apm-debian13", "b"),  # 7
-    ("datadog_agent", None, "b"),  # 5.5
-    ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "b"),  # 5.5
+    # (both scenarios run in full on both: `molecule test -s django`).
+    ("django", "django-debian13", "b"),  # 7
+    ("agent", None, "b"),  # 5.5
+    ("upgrade", "upgrade-debian12", "b"),  # 5.5
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 NOT_IN_CI = {
-    "datadog_agent_repo": "uses Datadog's real repository and keys: needs the internet",
+    "datadog_repo": "uses Datadog's real repository and keys: needs the internet",
 }
 
 

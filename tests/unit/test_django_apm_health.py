@@ -1,7 +1,7 @@
 """django_apm's health check after a restart (files/app_health.py, run on the host) and its rollback plan.
 
 The check runs here against a real HTTP server on loopback and a scripted systemd (the unit states
-it would report); the Molecule scenario django_apm runs it against real units.
+it would report); the Molecule scenario django runs it against real units.
 """
 
 import importlib.util

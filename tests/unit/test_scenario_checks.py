@@ -105,8 +105,8 @@ def test_a_skipped_failed_or_errored_test_fails(tmp_path, tests_dir, tag):
 
 
 def test_platforms_of_a_run():
-    assert checks.scenario_platforms(ROOT, "harness_smoke", None) == ["harness_smoke-debian12", "harness_smoke-debian13"]
-    assert checks.scenario_platforms(ROOT, "harness_smoke", "harness_smoke-debian12") == ["harness_smoke-debian12"]
+    assert checks.scenario_platforms(ROOT, "smoke", None) == ["smoke-debian12", "smoke-debian13"]
+    assert checks.scenario_platforms(ROOT, "smoke", "smoke-debian12") == ["smoke-debian12"]
 
 
 def test_every_scenario_has_tests_the_driver_can_count():
