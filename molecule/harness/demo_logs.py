@@ -26,10 +26,6 @@ def on_host(host, *argv, stdin=None):
     return subprocess.run(["docker", "exec", "-i", host, *argv], input=stdin, capture_output=True, text=True, check=True).stdout
 
 
-def trace_id_int(text):
-    return int(text[16:], 16) if len(text) == 32 else int(text)
-
-
 def main(host, service):
     since = on_host(host, "date", "+%s.%N").strip()
     on_host(host, "python3", "-c", GET, f"http://127.0.0.1:8000/patients/?patient_id={PATIENT}")
@@ -52,12 +48,16 @@ def main(host, service):
         if all(wanted.values()):
             break
         time.sleep(1)
-    traces = json.loads(on_host(host, "python3", "-c", GET, "http://127.0.0.1:8126/test/session/traces"))
+    # Each gunicorn worker and the Celery worker flush their own traces: wait (bounded) for the lines'.
+    tids = {logrules.trace_id_int(record.get("dd.trace_id", "0")) for _, record in filter(None, wanted.values())}
     roots = {}
-    for trace in traces:
-        for span in trace:
-            if not span.get("parent_id"):
-                roots[span["trace_id"]] = f"{span['service']} {span['name']} {span['resource']}"
+    for _ in range(15):
+        traces = json.loads(on_host(host, "python3", "-c", GET, "http://127.0.0.1:8126/test/session/traces"))
+        roots = {span["trace_id"]: f"{span['service']} {span['name']} {span['resource']}"
+                 for trace in traces for span in trace if not span.get("parent_id")}
+        if tids <= set(roots):
+            break
+        time.sleep(1)
     print(f"    (the stand-in agent ships NO logs: the rules of the agent's logs configuration are applied here, with RE2,"
           f" to show what the Datadog Agent would send; {len(rules)} rules)")
     for kind, found in wanted.items():
@@ -67,7 +67,7 @@ def main(host, service):
         message, record = found
         tid = record.get("dd.trace_id", "0")
         print(f"    {kind}: {logrules.apply(rules, message)}")
-        print(f"      -> trace {tid}: {roots.get(trace_id_int(tid), 'not (yet) at the intake')}")
+        print(f"      -> trace {tid}: {roots.get(logrules.trace_id_int(tid), 'not (yet) at the intake')}")
     return 0 if all(wanted.values()) else 1
 
 
