@@ -34,7 +34,7 @@ FRESH_HOST = {
     "check only: datadog_agent : Configure | check mode - the files the real run writes once the package is there":
         "stands for the next three entries",
     "real only: datadog_agent : Configure | datadog.yaml (validated before it lands)": "reported by the check-mode task above",
-    "real only: datadog_agent : Configure | the checks' conf.yaml (validated before they land)": "reported by the check-mode task above",
+    "real only: datadog_agent : Configure | the checks' conf.d files (validated before they land)": "reported by the check-mode task above",
     "real only: datadog_agent : Configure | mark a restart and a verification as due (removed by verify once the agent is healthy)":
         "the marker goes with the files the check-mode task above reports",
     "check only: datadog_agent : Service | check mode - the agent the real run enables and starts": "stands for the next entry",
