@@ -49,7 +49,7 @@ old=$(cat "$gnupg/standin-archive-key.fpr")
 new=$(cat "$gnupg/standin-next-key.fpr" 2>/dev/null || true)
 if [ -z "$new" ] || ! gpg --batch --list-secret-keys "$new" >/dev/null 2>&1; then
   say "generating the throwaway NEXT key (kept in $gnupg)"
-  new=$(gpg --batch --passphrase '' --status-fd 1 --quick-gen-key \
+  new=$(gpg --batch --yes --passphrase '' --status-fd 1 --quick-gen-key \
           "Datadog stand-in NEXT archive key (throwaway, tests only) <standin-archive@invalid.example>" ed25519 sign never \
           2>>"$log" | awk '$2 == "KEY_CREATED" { print $4 }')
   [[ $new =~ ^[0-9A-F]{40}$ ]] || { echo "stand-in rotation: key generation failed, see $log" >&2; exit 1; }
