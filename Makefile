@@ -44,8 +44,9 @@ images: docker ## systemd Debian 12 and 13 host images (debootstrap + docker imp
 	@$(STAGE) "host image debian 12" molecule/harness/image.sh bookworm
 	@$(STAGE) "host image debian 13" molecule/harness/image.sh trixie
 
-standin: venv ## the stand-in datadog-agent packages and their signed local repository
+standin: venv ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
 	@$(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
+	@$(STAGE) "stand-in key rotation variants" molecule/harness/standin_rotation.sh
 
 wheels: venv ## the offline wheelhouse the test hosts install the sample app from
 	@$(STAGE) "app wheelhouse" molecule/harness/wheels.sh

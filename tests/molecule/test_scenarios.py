@@ -56,6 +56,9 @@ CI_RUNS = [
     ("datadog_agent", None, "b"),  # 8.5
     # The API key from a secrets backend, the agent's proxy, APT through a proxy (Debian 13's APT 3).
     ("datadog_agent_secrets_proxy", "datadog_agent_secrets_proxy-debian13", "b"),  # 22 (machine shared by 7 runs)
+    # Datadog's next APT key through datadog-signing-keys, then a repository signed by it only (both
+    # platforms: APT 2.6 with gpgv, APT 3 with sqv). 3.5 a platform on an idle machine, 7.7 loaded.
+    ("datadog_agent_key_rotation", None, "b"),
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
@@ -67,6 +70,7 @@ UNITS_KEPT = {
     "datadog_agent": AGENT_UNITS,
     "datadog_agent_absent": (),  # the agent is removed: nothing runs
     "datadog_agent_checks": AGENT_UNITS,
+    "datadog_agent_key_rotation": AGENT_UNITS,
     "datadog_agent_secrets_proxy": AGENT_UNITS,
     "datadog_agent_upgrade": AGENT_UNITS,
     "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service", "upstream-clock.service"),

@@ -215,6 +215,36 @@ def test_probe():
     assert empty["keyring_missing"] is True and empty["restart_pending"] is False
 
 
+PKG_KEYRING = "/usr/share/keyrings/datadog-archive-keyring.gpg"
+
+
+def test_probe_sees_the_keyring_of_datadog_signing_keys():
+    args = ("/etc/apt/keyrings/datadog", "/etc/apt/sources.list.d", "/etc/datadog-agent",
+            "/etc/datadog-agent/conf.d", "/etc/datadog-agent/.restart-pending")
+    with_pkg = {"files": FOUND["files"] + [{"path": PKG_KEYRING, "isdir": False}], "skipped_paths": {}}
+    assert F.probe(with_pkg, *args, package_keyring=PKG_KEYRING)["package_keyring_present"] is True
+    assert F.probe(FOUND, *args, package_keyring=PKG_KEYRING)["package_keyring_present"] is False
+    # A keyring of that name elsewhere (say in the role's own keyring directory) is not the package's.
+    elsewhere = {"files": [{"path": "/etc/apt/keyrings/datadog/datadog-archive-keyring.gpg", "isdir": False}]}
+    assert F.probe(elsewhere, *args, package_keyring=PKG_KEYRING)["package_keyring_present"] is False
+    assert F.probe(with_pkg, *args)["package_keyring_present"] is False  # no keyring asked about
+
+
+def test_signed_by_names_the_package_keyring_only_while_it_exists():
+    keys = [{"url": "https://k/A.public", "dest": "/etc/apt/keyrings/datadog/A.asc"},
+            {"url": "https://k/B.public", "dest": "/etc/apt/keyrings/datadog/B.asc"}]
+    assert F.signed_by(keys, PKG_KEYRING, False) == ["/etc/apt/keyrings/datadog/A.asc", "/etc/apt/keyrings/datadog/B.asc"]
+    assert F.signed_by(keys, PKG_KEYRING, True) == ["/etc/apt/keyrings/datadog/A.asc", "/etc/apt/keyrings/datadog/B.asc",
+                                                    PKG_KEYRING]
+    # Never twice (a key URL whose file is the package keyring), never from a truthy string.
+    assert F.signed_by([{"url": "file:///x", "dest": PKG_KEYRING}], PKG_KEYRING, True) == [PKG_KEYRING]
+    assert F.signed_by(keys[:1], PKG_KEYRING, "False") == ["/etc/apt/keyrings/datadog/A.asc"]
+    assert F.signed_by([], PKG_KEYRING, True) == [PKG_KEYRING]
+    assert "datadog_agent_signed_by" in F.FilterModule().filters()
+    content = F.source_content("datadog", "file:/r", "stable", "7", F.signed_by(keys[:1], PKG_KEYRING, True))
+    assert f"Signed-By: /etc/apt/keyrings/datadog/A.asc,{PKG_KEYRING}\n" in content
+
+
 def test_file_current_and_files_to_write():
     content = "a: 1\n"
     sha = hashlib.sha1(content.encode()).hexdigest()

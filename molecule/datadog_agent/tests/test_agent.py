@@ -92,7 +92,9 @@ def test_deb822_source(host):
     fields = dict(line.split(": ", 1) for line in f.content_string.splitlines() if ": " in line)
     assert fields == {
         "Types": "deb", "URIs": f"file:{REPO}", "Suites": "stable", "Components": "7",
-        "Signed-By": f"{KEYRING}/standin-archive-key.asc", "Enabled": "yes", "X-Repolib-Name": "datadog",
+        # The fetched key, then datadog-signing-keys' keyring (written in the run that installed it).
+        "Signed-By": f"{KEYRING}/standin-archive-key.asc,/usr/share/keyrings/datadog-archive-keyring.gpg",
+        "Enabled": "yes", "X-Repolib-Name": "datadog",
     }, fields
 
 

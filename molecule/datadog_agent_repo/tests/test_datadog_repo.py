@@ -19,6 +19,7 @@ def test_keyring_and_source(host):
                            "DATADOG_APT_KEY_F14F620E.asc", "DATADOG_APT_KEY_382E94DE.asc"]), keys
     src = host.file("/etc/apt/sources.list.d/datadog.sources").content_string
     assert "URIs: https://apt.datadoghq.com/" in src and "Components: 7" in src, src
+    assert "/usr/share/keyrings/datadog-archive-keyring.gpg" in src, src  # datadog-signing-keys' keyring
 
 
 def test_agent_running_with_the_rendered_config(host):

@@ -30,6 +30,7 @@ PACKAGE_AND_CONFIG_CHANGE = {
         "the real run leaves the restart to the package scripts (one restart: test below)",
 }
 REPO = "/srv/datadog-standin-repo"
+PKG_KEYRING = "/usr/share/keyrings/datadog-archive-keyring.gpg"
 
 
 def version(host):
@@ -145,10 +146,16 @@ def test_key_fetch_failure_names_the_cause(host):
 
 def test_repository_signed_by_another_key_fails_clearly(host):
     before = agent_state(host)
-    rc, log, recap = run_role(host, "wrong-key-signature", "-e", "datadog_agent_version=7.60.0",
-                              "-e", "datadog_agent_allow_downgrade=true",
-                              "-e", f'{{"datadog_agent_key_urls": ["file://{REPO}/keys/wrong-key.asc"], '
-                                    '"datadog_agent_key_fingerprints": []}')
+    # The source also trusts datadog-signing-keys' keyring, which holds the repository's key: with
+    # that file gone (the role then leaves it out of Signed-By) only the wrong key is trusted.
+    host.run_expect([0], f"mv {PKG_KEYRING} /root/datadog-archive-keyring.gpg.aside")
+    try:
+        rc, log, recap = run_role(host, "wrong-key-signature", "-e", "datadog_agent_version=7.60.0",
+                                  "-e", "datadog_agent_allow_downgrade=true",
+                                  "-e", f'{{"datadog_agent_key_urls": ["file://{REPO}/keys/wrong-key.asc"], '
+                                        '"datadog_agent_key_fingerprints": []}')
+    finally:
+        host.run_expect([0], f"mv /root/datadog-archive-keyring.gpg.aside {PKG_KEYRING}")
     assert rc != 0, tail(log)
     assert "APT could not refresh the lists" in log, tail(log)
     assert "NO_PUBKEY" in log or "not signed" in log, tail(log)

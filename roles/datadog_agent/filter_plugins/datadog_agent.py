@@ -114,6 +114,16 @@ def source_content(name, url, suite, component, key_paths):
             f"Signed-By: {','.join(key_paths)}\nSuites: {suite}\nTypes: deb\nURIs: {url}\n")
 
 
+def signed_by(key_files, package_keyring, package_keyring_present):
+    """The files of the source's Signed-By: the fetched keys (their `dest`), then the keyring the
+    datadog-signing-keys package maintains, but only while it exists (APT 3, Debian 13, refuses
+    the whole source when a Signed-By file is missing; APT 2 ignores it)."""
+    files = [k["dest"] for k in key_files or []]
+    if package_keyring_present is True and package_keyring and package_keyring not in files:
+        files.append(package_keyring)
+    return files
+
+
 def legacy_regex(url, suite, component):
     """A one-line `deb` source of the same URL, suite and component (find's `contains`)."""
     return (r"^\s*deb\s+(\[[^]]*\]\s+)?" + re.escape(re.sub(r"/+$", "", _text(url))) + r"/?\s+"
@@ -435,10 +445,11 @@ def config_errors(config, sites, name="datadog_agent_config"):
 
 # --- The read-only probe and what it tells --------------------------------------------------------
 
-def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker, custom_dir=None):
+def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker, custom_dir=None, package_keyring=None):
     """What the install stage's find saw: files by path, keys present, legacy candidates, check
     directories and files (conf.d/<check>.d/*.yaml but the package's own, checks.d/*.py), stale
-    backups, and whether an earlier run left a restart pending."""
+    backups, whether an earlier run left a restart pending, and whether the keyring of the
+    datadog-signing-keys package (`package_keyring`) is there."""
     found = found or {}
     custom_dir = custom_dir or f"{config_dir}/checks.d"
     files = found.get("files") or []
@@ -457,6 +468,7 @@ def probe(found, keyring_dir, sources_dir, config_dir, checks_dir, marker, custo
         "custom_checks_present": [p for p in paths if re.fullmatch(re.escape(custom_dir) + r"/[^/]+\.py", p)],
         "stale_backups": [p for p in paths if p.startswith(config_dir + "/") and re.search(r"\.(yaml|py)\.[^/]*~$", p)],
         "restart_pending": marker in paths,
+        "package_keyring_present": bool(package_keyring) and package_keyring in paths,
     }
 
 
@@ -673,6 +685,7 @@ class FilterModule:
             "datadog_agent_config_errors": config_errors,
             "datadog_agent_probe": probe,
             "datadog_agent_file_current": file_current,
+            "datadog_agent_signed_by": signed_by,
             "datadog_agent_check_paths": check_paths,
             "datadog_agent_check_files": check_files,
             "datadog_agent_files_to_write": files_to_write,
