@@ -403,7 +403,7 @@ def test_secret_handle():
 
 
 @pytest.mark.parametrize("url,ok", [
-    ("", True), ("http://proxy:3128", True), ("https://u:p@proxy.example.com:3128/", True), ("http://10.0.0.1", True),
+    ("", True), ("http://proxy:3128", True), ("https://u:p@proxy.example.com:3128/", True), ("http://127.0.0.1:3128", True),
     ("socks5://proxy:1080", False), ("proxy:3128", False), ('http://proxy:3128";', False), ("http://pro xy", False),
     ("http://proxy:3128/path", False),
 ])
