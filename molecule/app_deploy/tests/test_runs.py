@@ -17,9 +17,10 @@ from deployhelpers import (AGENT_UNITS, APP, ENV, RECORD, SCENARIO, SECRETS, STA
 
 
 def test_site_check_mode_on_the_converged_host_changes_nothing(host):
-    rc, log, recap = run_playbook(host, "check-converged-site", "site", "--check", "--diff")
+    rc, log, recap = run_playbook(host, "check-converged-site", "site", "--check", "--diff", "-vvv")
     assert rc == 0 and recap["changed"] == 0 and recap["failed"] == 0, tail(log)
-    assert_no_secret(log, "site.yml --check --diff")
+    assert "ESTABLISH" in log, "not a -vvv run"
+    assert_no_secret(log, "site.yml --check --diff -vvv")
 
 
 def test_deploy_check_mode_on_the_deployed_release_changes_nothing(host):

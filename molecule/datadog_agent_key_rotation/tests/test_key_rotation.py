@@ -10,7 +10,7 @@ an hour by default).
 
 import shlex
 
-from ddhelpers import agent_state, changed_in, journal, run_role, tail
+from ddhelpers import agent_state, changed_in, journal, run_checked, run_role, tail
 
 ROTATION = "/srv/datadog-standin-rotation"
 PKG_KEYRING = "/usr/share/keyrings/datadog-archive-keyring.gpg"
@@ -105,3 +105,45 @@ def test_upgrade_after_the_rotation(host):
     rc, log, recap = run_role(host, "upgrade-again", "-e", "datadog_agent_version=7.62.0")
     assert rc == 0 and recap["changed"] == 0, tail(log)
     assert agent_state(host) == after
+
+
+def fingerprints_of(host, path):
+    out = host.check_output(f"h=$(mktemp -d) && gpg --homedir $h --batch --with-colons --show-keys {path}; rm -rf $h")
+    return {line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")}
+
+
+def test_key_refresh_fetches_a_rotated_current_key_again(host):
+    """datadog_agent_key_refresh: the URL of a key the host already holds now serves the next key
+    (as Datadog's CURRENT key URL does after a rotation). A run without the flag keeps the key it
+    has (no re-download); a run with it fetches the key again, checks it against the pinned
+    fingerprints and leaves the agent alone; the fetched key alone then trusts the repository
+    signed by the next key. Run again with the flag, it changes nothing."""
+    old = host.file("/srv/datadog-standin-repo/keys/standin-archive-key.fingerprint").content_string.strip()
+    new = host.file(f"{ROTATION}/keys/standin-next-key.fingerprint").content_string.strip()
+    host.run_expect([0], f"mkdir -p /srv/current && cp {ROTATION}/keys/standin-next-key.asc /srv/current/standin-archive-key.asc")
+    inputs = ('{"datadog_agent_key_urls": ["file:///srv/current/standin-archive-key.asc"], '
+              f'"datadog_agent_key_fingerprints": ["{old}", "{new}"], "datadog_agent_version": "7.62.0"}}')
+    switch(host, f"{ROTATION}/rotated")
+    assert fingerprints_of(host, FETCHED_KEY) == {old}
+    before = agent_state(host)
+
+    rc, log, recap = run_role(host, "key-kept", "-e", inputs)
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+    assert fingerprints_of(host, FETCHED_KEY) == {old}, "without datadog_agent_key_refresh the key held must be kept"
+
+    # --check first: it must report what the real run then changes (changes.py), but for apt's
+    # refresh, which check mode cannot run (it reports one whenever the keys change).
+    rc, log, recap = run_checked(host, "key-refresh", "-e", inputs, "-e", "datadog_agent_key_refresh=true", known={
+        "check only: datadog_agent : Install | refresh the APT lists (repository changed, or a package change is due)":
+            "the real refresh finds the lists current (the repository did not change, only its key file) and reports no change",
+    })
+    assert rc == 0, tail(log)
+    assert fingerprints_of(host, FETCHED_KEY) == {new}
+    assert changed_in(host, "key-refresh") == {"datadog_agent : Install | fetch the signing keys"}, tail(log)
+    assert agent_state(host) == before, journal(host)
+    trusted = refresh_with(host, FETCHED_KEY)
+    assert trusted.rc == 0, trusted.stdout + trusted.stderr
+
+    rc, log, recap = run_role(host, "key-refresh-again", "-e", inputs, "-e", "datadog_agent_key_refresh=true")
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+    assert agent_state(host) == before, journal(host)

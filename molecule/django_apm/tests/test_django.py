@@ -7,6 +7,7 @@ with a bounded deadline.
 
 import base64
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -339,6 +340,18 @@ def test_check_mode_changed_and_restarted_nothing(side_effect):
     assert after_check["sha"] != before["sha"], "a new commit was deployed before the check run"
     assert after_check["dotenv_sha256"] == before["dotenv_sha256"]
     assert after_check["units"] == before["units"]
+
+
+def test_check_mode_with_diff_and_vvv_named_the_new_version_and_no_value(side_effect):
+    # side_effect.yml's apm.yml --check --diff -vvv, in a process of its own as a user runs it.
+    log = (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "runs" / "check-new-commit-apm.log").read_text()
+    assert "ESTABLISH" in log and "PLAYBOOK: apm.yml" in log, "not a -vvv run of apm.yml"
+    assert re.search(r"changed=[1-9]\d*\s+unreachable=0\s+failed=0", log), log[-3000:]
+    before, after = side_effect["before"], side_effect["after"]
+    assert f"~ DD_VERSION {before['sha']!r} -> {after['sha']!r}" in log, "the .env summary should name the new version"
+    for name in ("SECRET_KEY", "DB_PASSWORD"):
+        value = SCENARIO_VARS["django_apm_dotenv_extra"][name]
+        assert value not in log and repr(value) not in log, f"the value of {name} is in the log"
 
 
 def test_new_commit_changes_the_version_and_restarts_the_app_only(host, side_effect):
