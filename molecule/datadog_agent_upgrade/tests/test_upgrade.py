@@ -107,6 +107,40 @@ def test_unpinned_never_upgrades(host):
     assert version(host) == V60 and agent_state(host) == before
 
 
+FAIL_DROPIN = "/etc/systemd/system/datadog-agent.service.d/zz-molecule-fail.conf"
+
+
+def test_an_upgrade_whose_own_restart_failed_fails_the_run_and_the_next_run_starts_the_agent(host):
+    """The package's scripts restart the agent on an upgrade and ignore a failure (|| true, as
+    Datadog's do): the run must not end green with the agent down, and once the cause is gone the
+    next run with the same inputs starts the upgraded agent and verifies it."""
+    assert version(host) == V60
+    host.run_expect([0], f"mkdir -p {FAIL_DROPIN.rsplit('/', 1)[0]} && "
+                         f"printf '[Service]\\nExecStartPre=/bin/false\\n' > {FAIL_DROPIN} && systemctl daemon-reload")
+    try:
+        rc, log, recap = run_role(host, "upgrade-restart-fails", "-e", "datadog_agent_version=7.61.0")
+    finally:
+        host.run_expect([0], f"rm -f {FAIL_DROPIN} && systemctl daemon-reload")
+    assert rc != 0 and recap.get("failed") == 1, tail(log)
+    assert version(host) == V61, "the package was upgraded before the restart failed"
+    assert "datadog-agent" in log and "failed" in log.lower(), tail(log)
+    assert not host.service("datadog-agent").is_running, journal(host)
+
+    before = agent_state(host)
+    rc, log, recap = run_role(host, "upgrade-restart-fixed", "-e", "datadog_agent_version=7.61.0")
+    assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert re.search(r"TASK \[datadog_agent : Verify \| `datadog-agent status` succeeds\][^\n]*\nok:", log), tail(log)
+    assert host.service("datadog-agent").is_running and host.service("datadog-agent").is_enabled, journal(host)
+    assert agent_state(host)["started"] == before["started"] + 1, journal(host)
+    assert f"Package: datadog-agent {V61}" in host.check_output("datadog-agent status")
+    rc, log, recap = run_role(host, "upgrade-restart-fixed-again", "-e", "datadog_agent_version=7.61.0")
+    assert rc == 0 and recap["changed"] == 0, tail(log)
+
+    # Back to 7.60.0 for the next test.
+    rc, log, recap = run_role(host, "back-to-760", "-e", "datadog_agent_version=7.60.0", "-e", "datadog_agent_allow_downgrade=true")
+    assert rc == 0 and version(host) == V60, tail(log)
+
+
 def test_latest_upgrades_once_then_stays(host):
     before = agent_state(host)
     rc, log, recap = run_checked(host, "latest", "-e", "datadog_agent_version=latest", known=PACKAGE_CHANGE)
