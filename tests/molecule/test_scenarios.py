@@ -50,7 +50,7 @@ CI_RUNS = [
     ("collection", "collection-debian12", "a"),  # 1
     # Checks composed from the web, worker and db groups, the API key from a secrets backend, the
     # agent's proxy and APT through a proxy, on both platforms (APT 2.6 and APT 3).
-    ("datadog_agent_checks", None, "a"),  # was 21 (Debian 12 alone, loaded) plus 22 (the secrets and proxy scenario it absorbed, Debian 13)
+    ("datadog_agent_checks", None, "a"),  # 11.7 (both platforms, machine shared with a full suite run; was 21 + 22 as two scenarios)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
     ("django_apm", "django_apm-debian13", "b"),  # 8
