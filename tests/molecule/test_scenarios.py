@@ -48,14 +48,13 @@ CI_RUNS = [
     ("harness_smoke", None, "a"),  # 1
     # The collection built, installed offline from its tarball and converged by FQCN role names.
     ("collection", "collection-debian12", "a"),  # 1
-    # Checks composed from the web, worker and db groups (Debian 13 too: `molecule test -s datadog_agent_checks`).
-    ("datadog_agent_checks", "datadog_agent_checks-debian12", "a"),  # 21 (on a loaded machine; verify: 11 nested runs)
+    # Checks composed from the web, worker and db groups, the API key from a secrets backend, the
+    # agent's proxy and APT through a proxy, on both platforms (APT 2.6 and APT 3).
+    ("datadog_agent_checks", None, "a"),  # 11.7 (both platforms, machine shared with a full suite run; was 21 + 22 as two scenarios)
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
     ("django_apm", "django_apm-debian13", "b"),  # 8
     ("datadog_agent", None, "b"),  # 8.5
-    # The API key from a secrets backend, the agent's proxy, APT through a proxy (Debian 13's APT 3).
-    ("datadog_agent_secrets_proxy", "datadog_agent_secrets_proxy-debian13", "b"),  # 22 (machine shared by 7 runs)
     # Datadog's next APT key through datadog-signing-keys, then a repository signed by it only (both
     # platforms: APT 2.6 with gpgv, APT 3 with sqv). 3.5 a platform on an idle machine, 7.7 loaded.
     ("datadog_agent_key_rotation", None, "b"),
@@ -71,7 +70,6 @@ UNITS_KEPT = {
     "datadog_agent_absent": (),  # the agent is removed: nothing runs
     "datadog_agent_checks": AGENT_UNITS,
     "datadog_agent_key_rotation": AGENT_UNITS,
-    "datadog_agent_secrets_proxy": AGENT_UNITS,
     "datadog_agent_upgrade": AGENT_UNITS,
     "django_apm": (*AGENT_UNITS, "upstream-gunicorn.service", "upstream-celery.service", "upstream-clock.service"),
     "harness_smoke": AGENT_UNITS,
