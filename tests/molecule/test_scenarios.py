@@ -38,26 +38,29 @@ LOGS = ROOT / ".cache" / "logs"
 
 # (scenario, platform or None for all platforms of the base config, lane). `make test` runs two
 # pytest-xdist workers, one per lane (tests/conftest.py), so two scenarios run at a time; the lanes
-# are balanced by the minutes each run took in the CI run of 2026-11-30 (in the comments; lane a
-# 17.4 + b 25.9 minutes then, 22.0 + 21.4 in these lanes). The fast tests (5) run first, in lane "b".
+# are balanced by the minutes each run took (in the comments: the CI run of 2026-12-01 05:20, or,
+# for the scenarios changed since, their runs through this driver on 2026-12-01 with two other
+# scenario runs sharing the machine: upper bounds). Lane a about 36, lane b about 36 with the fast
+# tests (6), which run first, in lane "b". The scenarios that run on both platforms run their
+# verifier's tests on the two hosts side by side (host lanes, molecule/conftest.py).
 CI_RUNS = [
-    ("app_deploy", "app_deploy-debian12", "a"),  # 12
-    ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "a"),  # 4.5
-    ("datadog_agent_absent", "datadog_agent_absent-debian12", "a"),  # 2
-    ("datadog_agent_bad_input", "datadog_agent_bad_input-debian12", "a"),  # 1.5
-    ("harness_smoke", None, "a"),  # 1
-    # The collection built, installed offline from its tarball and converged by FQCN role names.
-    ("collection", "collection-debian12", "a"),  # 1
+    ("app_deploy", "app_deploy-debian12", "a"),  # 18.2
+    ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "a"),  # 7 (+1.4: an upgrade whose restart fails)
     # Checks composed from the web, worker and db groups, the API key from a secrets backend, the
     # agent's proxy and APT through a proxy, on both platforms (APT 2.6 and APT 3).
-    ("datadog_agent_checks", None, "a"),  # 11.7 (both platforms, machine shared with a full suite run; was 21 + 22 as two scenarios)
+    ("datadog_agent_checks", None, "a"),  # 11.7 without host lanes, loaded (was 4.5 + 3.1 as two one-platform scenarios)
+    ("datadog_agent_bad_input", "datadog_agent_bad_input-debian12", "a"),  # 1.3
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
-    ("django_apm", "django_apm-debian13", "b"),  # 8
-    ("datadog_agent", None, "b"),  # 8.5
+    ("django_apm", "django_apm-debian13", "b"),  # 9.8 (10.2 loaded)
+    ("datadog_agent", None, "b"),  # 13 (11 with host lanes, loaded)
     # Datadog's next APT key through datadog-signing-keys, then a repository signed by it only (both
-    # platforms: APT 2.6 with gpgv, APT 3 with sqv). 3.5 a platform on an idle machine, 7.7 loaded.
-    ("datadog_agent_key_rotation", None, "b"),
+    # platforms: APT 2.6 with gpgv, APT 3 with sqv), and datadog_agent_key_refresh.
+    ("datadog_agent_key_rotation", None, "b"),  # 5.1 (with host lanes, loaded)
+    ("datadog_agent_absent", "datadog_agent_absent-debian12", "b"),  # 1.75
+    ("harness_smoke", None, "b"),  # 1
+    # The collection built, installed offline from its tarball and converged by FQCN role names.
+    ("collection", "collection-debian12", "b"),  # 1.3
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
