@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from changes import assert_check_tells_the_truth, changed, changes_env, check_mismatch, check_then_real
+from changes import assert_check_tells_the_truth, changed, changes_env, check_mismatch, check_then_real, nested_check_then_real
 
 PLAYBOOK = """
 - name: Changes of a small play
@@ -90,3 +90,37 @@ def test_the_check_play_and_the_real_play_that_follows_it_in_one_run(tmp_path):
     check, real = check_then_real(record, "Check", "Real", "localhost")
     assert check == real == {"A file written", "handler: Something restarted"}
     assert changed(record, play="Again") == set()
+
+
+def test_a_nested_check_run_and_the_real_run_of_the_same_playbook_in_the_outer_run(tmp_path):
+    # As in the app scenarios' side effects: a play runs `ansible-playbook play.yml --check` of its
+    # own (recorded apart), then the outer playbook imports play.yml for real.
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    ansible_playbook = Path(sys.executable).parent / "ansible-playbook"
+    (tmp_path / "outer.yml").write_text(f"""
+- name: Outer | the nested check run
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Run play.yml in check mode
+      ansible.builtin.command:
+        argv: ["{ansible_playbook}", -i, "localhost,", "{tmp_path / 'play.yml'}", --check,
+               -e, "target={tmp_path / 'file.txt'}", -e, "ansible_python_interpreter={sys.executable}"]
+      environment:
+        DDAPM_CHANGES_FILE: "{tmp_path / 'check.jsonl'}"
+      changed_when: false
+
+- name: Outer | play.yml for real
+  ansible.builtin.import_playbook: play.yml
+""")
+    env = changes_env(tmp_path / "outer.jsonl", dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="", ANSIBLE_CALLBACK_PLUGINS=""))
+    env.pop("MOLECULE_EPHEMERAL_DIRECTORY", None)
+    proc = subprocess.run([str(ansible_playbook), "-i", "localhost,", str(tmp_path / "outer.yml"),
+                           "-e", f"target={tmp_path / 'file.txt'}", "-e", f"ansible_python_interpreter={sys.executable}"],
+                          capture_output=True, text=True, env=env, check=False, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    check, real = nested_check_then_real(tmp_path / "check.jsonl", tmp_path / "outer.jsonl", "outer.yml", "localhost")
+    assert check == real == {"A file written", "handler: Something restarted"}
+    # The nested run's changes are not the outer run's: the outer file holds the real run only.
+    assert changed(tmp_path / "outer.jsonl", host="localhost", check=True) == set()

@@ -12,8 +12,9 @@ import yaml
 
 import logrules
 from apmtest import span_contents
+from changes import assert_check_tells_the_truth, nested_check_then_real
 from deployhelpers import (API_KEY, APP, AGENT_UNITS, DB_PASSWORD, ENV, SERVICE, SITE, STAGING_ALL, STAGING_APP, UNITS,
-                           dotenv, head_sha, host_time_ns, http_get, records, remote_sha, runs_dir, traces,
+                           dotenv, head_sha, host_time_ns, hostname, http_get, records, remote_sha, runs_dir, traces,
                            wait_for, assert_no_secret, tail)
 
 
@@ -175,6 +176,25 @@ def test_check_mode_with_a_pending_release_reported_it_and_changed_nothing(host)
     assert_no_secret(log, "deploy.yml --check --diff")
     assert "changed: [" in log.split("Checkout | app_deploy_version, as the app user, into", 1)[1].split("TASK [", 1)[0], tail(log)
     assert "changed: [" in log.split("the .env read by python-decouple", 1)[1].split("TASK [", 1)[0], tail(log)
+
+
+# deploy.yml --check with a new commit pending and its real run: the differences, seen 2026-12-01
+# (each with its reason; any other fails, and so does one of these that goes away).
+RELEASE2_KNOWN = {
+    "real only: django_apm : Configure | the Datadog APM block in upstream.settings.prod":
+        "check mode checks nothing out: the real run's checkout brings the commit's prod.py, without the "
+        "block, and django_apm puts the block back (the file ends as it was)",
+    "real only: django_apm : Service | the backups of this run's changes removed (the app is healthy)":
+        "check mode restarts nothing, so the health check and the clean-up that follows it do not run",
+}
+
+
+def test_check_mode_with_a_pending_release_told_the_truth(host):
+    """side_effect.yml's deploy.yml --check (its own run, recorded apart) reported the tasks and
+    handlers that side_effect.yml's real deploy.yml run then changed (changes.py)."""
+    check, real = nested_check_then_real(runs_dir() / "check-release2-deploy.changes.jsonl",
+                                         runs_dir().parent / "changes.jsonl", "side_effect.yml", hostname(host))
+    assert_check_tells_the_truth(check, real, "deploy.yml of release 2", RELEASE2_KNOWN)
 
 
 def test_the_second_release_moved_dd_version_and_restarted_the_app_not_the_agent(host):

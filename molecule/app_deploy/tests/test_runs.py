@@ -213,12 +213,15 @@ def test_dotenv_secrets_show_names_never_values(host):
 
 
 def test_remove_check_mode_then_remove(host):
-    rc, log, recap = run_playbook(host, "check-remove", "remove", "--check")
+    rc, log, recap = run_playbook(host, "check-remove", "remove", "--check", "--diff", "-vvv")
     assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert "ESTABLISH" in log, "not a -vvv run"
+    assert_no_secret(log, "remove.yml --check --diff -vvv")
     assert host.service("datadog-agent").is_running, "check mode must not stop the agent"
 
-    rc, log, recap = run_playbook(host, "remove", "remove")
+    rc, log, recap = run_playbook(host, "remove", "remove", "--diff", "-vvv")
     assert rc == 0 and recap["changed"] >= 1, tail(log)
+    assert_no_secret(log, "remove.yml --diff -vvv")
     assert not host.package("datadog-agent").is_installed
     assert not host.file("/etc/apt/sources.list.d/datadog.sources").exists
     for unit in AGENT_UNITS:

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from apmtest import http_get, quote as _q, span_contents, wait_for
+from changes import assert_check_tells_the_truth, nested_check_then_real
 
 HERE = Path(__file__).resolve().parent
 SCENARIO_VARS = yaml.safe_load((HERE.parent / "vars/django.yml").read_text())
@@ -354,6 +355,24 @@ def test_check_mode_with_diff_and_vvv_named_the_new_version_and_no_value(side_ef
         assert value not in log and repr(value) not in log, f"the value of {name} is in the log"
 
 
+# apm.yml --check with a new commit and its real run: the differences, seen 2026-12-01 (each with
+# its reason; any other fails, and so does one of these that goes away).
+NEW_COMMIT_KNOWN = {
+    "real only: django_apm : Service | the backups of this run's changes removed (the app is healthy)":
+        "check mode restarts nothing, so the health check and the clean-up that follows it do not run",
+}
+
+
+def test_check_mode_with_a_new_commit_told_the_truth(host):
+    """side_effect.yml's apm.yml --check (its own run, recorded apart) reported the tasks and
+    handlers that side_effect.yml's real apm.yml run then changed (changes.py)."""
+    runs = Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+    name = host.ansible.get_variables()["inventory_hostname"]
+    check, real = nested_check_then_real(runs / "runs" / "check-new-commit-apm.changes.jsonl", runs / "changes.jsonl",
+                                         "side_effect.yml", name)
+    assert_check_tells_the_truth(check, real, "apm.yml with a new commit", NEW_COMMIT_KNOWN)
+
+
 def test_new_commit_changes_the_version_and_restarts_the_app_only(host, side_effect):
     before, after = side_effect["before"], side_effect["after"]
     assert after["sha"] == head_sha(host) != before["sha"]
@@ -402,6 +421,20 @@ def test_a_block_only_change_restarts_the_app_units_not_the_agent(host, side_eff
         assert fixed["units"][unit]["pid"] != again["units"][unit]["pid"], f"{unit} still runs the hand-edited settings"
     for unit in AGENT_UNITS:
         assert fixed["units"][unit] == again["units"][unit], f"{unit} was restarted"
+
+
+def test_a_ddtrace_only_change_restarts_the_app_units_not_the_agent(host, side_effect):
+    """ddtrace removed from the virtualenv by hand: the run installs the pinned version again and
+    every app unit restarts on it (a ddtrace version change takes the same path)."""
+    fixed, again = side_effect["block_fixed"], side_effect["ddtrace_fixed"]
+    assert again["dotenv_sha256"] == fixed["dotenv_sha256"] and again["sha"] == fixed["sha"], "only ddtrace changed"
+    version = host.run(f"{VENV_PY} -c 'import importlib.metadata as m; print(m.version(\"ddtrace\"))'")
+    assert version.rc == 0 and version.stdout.strip() == "4.16.0", version.stdout + version.stderr
+    for unit in UNITS + OWN_UNITS:
+        assert again["units"][unit]["active"] == "active" and again["units"][unit]["pid"] not in ("", "0"), unit
+        assert again["units"][unit]["pid"] != fixed["units"][unit]["pid"], f"{unit} was not restarted on the new ddtrace"
+    for unit in AGENT_UNITS:
+        assert again["units"][unit] == fixed["units"][unit], f"{unit} was restarted"
 
 
 # --- last: the agent goes away -----------------------------------------------------------------

@@ -58,6 +58,22 @@ def check_then_real(path, check_play, real_play, host):
             changed(path, host=host, run=real["run"], index=real["index"]))
 
 
+def nested_check_then_real(check_path, path, outer_playbook, host):
+    """(check, real) for a --check run that recorded its changes in `check_path` (a nested
+    ansible-playbook started by a play of `outer_playbook`, e.g. a side effect), and the plays of
+    the same names that `outer_playbook` itself ran (its real run of the same playbook), recorded
+    in `path`."""
+    names = {r["play"] for r in records(check_path) if r.get("kind") == "play"}
+    assert names, f"no play recorded in {check_path}"
+    outer = [r for r in records(path) if r.get("kind") == "play" and Path(r["playbook"]).name == outer_playbook
+             and r["play"] in names]
+    assert outer, f"no play of {outer_playbook} named {sorted(names)} in {path}"
+    real = set()
+    for play in outer:
+        real |= changed(path, host=host, run=play["run"], index=play["index"])
+    return changed(check_path, host=host, check=True), real
+
+
 def differences(check: set[str], real: set[str]) -> set[str]:
     """"real only: <task>" / "check only: <task>" for each task the two runs disagree on."""
     return {f"real only: {t}" for t in real - check} | {f"check only: {t}" for t in check - real}
