@@ -209,8 +209,9 @@ def test_check_mode_tells_the_truth_about_a_config_change_and_a_check_added_then
     assert host.file(DISK_CHECK).exists
     assert yaml.safe_load(host.file("/etc/datadog-agent/datadog.yaml").content_string)["tags"] == ["team:apm", "checked:yes"]
 
-    # Back to the scenario's configuration with datadog_agent_checks_purge: the disk check's file goes.
-    rc, log, recap = run_role(host, "check-purged", "-e", "datadog_agent_checks_purge=true")
+    # Back to the scenario's configuration with datadog_agent_checks_purge: the disk check's file
+    # goes (a check removed: --check compared with the real run too).
+    rc, log, recap = run_checked(host, "check-purged", "-e", "datadog_agent_checks_purge=true", known=VERIFY_CLEANUP)
     assert rc == 0, tail(log)
     assert not host.file(DISK_CHECK).exists, "datadog_agent_checks_purge left a check that is not listed"
     assert host.file("/etc/datadog-agent/conf.d/redisdb.d/conf.yaml").exists
