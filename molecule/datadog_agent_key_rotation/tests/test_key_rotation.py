@@ -42,9 +42,14 @@ def signed_by(host):
     return next(line.split(":", 1)[1].strip() for line in content.splitlines() if line.startswith("Signed-By:"))
 
 
-def keyring_fingerprints(host):
-    out = host.check_output(f"h=$(mktemp -d) && gpg --homedir $h --batch --with-colons --show-keys {PKG_KEYRING}; rm -rf $h")
+def fingerprints_of(host, path):
+    """The fingerprints of the keys in the file `path` (gpg with a throwaway home directory)."""
+    out = host.check_output(f"h=$(mktemp -d) && gpg --homedir $h --batch --with-colons --show-keys {path}; rm -rf $h")
     return {line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")}
+
+
+def keyring_fingerprints(host):
+    return fingerprints_of(host, PKG_KEYRING)
 
 
 def test_converged_source_trusts_the_package_keyring(host):
@@ -105,11 +110,6 @@ def test_upgrade_after_the_rotation(host):
     rc, log, recap = run_role(host, "upgrade-again", "-e", "datadog_agent_version=7.62.0")
     assert rc == 0 and recap["changed"] == 0, tail(log)
     assert agent_state(host) == after
-
-
-def fingerprints_of(host, path):
-    out = host.check_output(f"h=$(mktemp -d) && gpg --homedir $h --batch --with-colons --show-keys {path}; rm -rf $h")
-    return {line.split(":")[9] for line in out.splitlines() if line.startswith("fpr:")}
 
 
 def test_key_refresh_fetches_a_rotated_current_key_again(host):
