@@ -35,3 +35,22 @@ def django_apm_sample_checkout(tmp_path_factory):
         return app, venv, sha
 
     return make
+
+
+@pytest.fixture
+def local_tasks(tmp_path):
+    """Runs these tasks in one play on localhost (local connection, this Python) and returns the
+    debug message of the last one, as Ansible's JSON callback gives it."""
+    import json
+
+    def run(tasks):
+        playbook = tmp_path / "local_tasks.yml"
+        playbook.write_text(json.dumps([{"hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]))
+        env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
+        proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+                               "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                              capture_output=True, text=True, env=env, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+        return json.loads(proc.stdout)["plays"][0]["tasks"][-1]["hosts"]["localhost"]["msg"]
+
+    return run

@@ -183,6 +183,7 @@ def rendered(tmp_path_factory):
     defaults, its vars and the case's inputs, then prints what the role computes (JSON callback)."""
     tmp = tmp_path_factory.mktemp("datadog_agent_render")
     (tmp / "templates").symlink_to(ROLE / "templates")
+    (tmp / "files").symlink_to(ROLE / "files")  # the preflight probe (host_state.py), run on localhost: read-only
     tasks = []
     for kind, cases in (("valid", VALID), ("invalid", {k: v[0] for k, v in INVALID.items()})):
         for name, overrides in cases.items():

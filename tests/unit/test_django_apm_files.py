@@ -2,6 +2,7 @@
 them: `python -c "<the file's text>" ARGS` (ansible.builtin.command with the file looked up)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,13 +41,22 @@ def test_dotenv_readback_exits_3_without_decouple(tmp_path):
     assert res.returncode == 3 and res.stdout == ""
 
 
-def _probe(tmp_path, **over):
+MODULE = Path(__file__).resolve().parents[2] / "plugins" / "modules" / "django_apm_probe.py"
+
+
+def _probe(tmp_path, check_mode=False, **over):
+    """The module ddapm.django_datadog.django_apm_probe, run as Ansible runs a module (its arguments
+    in a JSON file), with the controller's Python (it needs ansible's module_utils)."""
     args = {"app_dir": str(tmp_path / "app"), "settings_file": str(tmp_path / "app/prod.py"),
             "dotenv_path": str(tmp_path / "app/.env"), "venv_python": sys.executable, "user": "nobody",
             "group": "nogroup", "git": True, "services": [], "units": [], "retired": [], **over}
-    res = run_c("probe.py", json.dumps(args), python="/usr/bin/python3")  # the host's Python, as the role runs it
-    assert res.returncode == 0, res.stderr
-    return json.loads(res.stdout)
+    argfile = tmp_path / "args.json"
+    argfile.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": {**args, "_ansible_check_mode": check_mode}}))
+    res = subprocess.run([sys.executable, str(MODULE), str(argfile)], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stdout + res.stderr
+    seen = json.loads(res.stdout)
+    assert seen["changed"] is False and seen["check_mode"] is check_mode
+    return seen
 
 
 def test_probe_reads_everything_preflight_needs_in_one_run(tmp_path):
@@ -81,6 +91,28 @@ def test_probe_tells_a_virtualenv_without_packaging_or_ddtrace(tmp_path):
     subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", str(tmp_path / "bare")], check=True, timeout=120)
     seen = _probe(tmp_path, venv_python=str(tmp_path / "bare/bin/python"))
     assert seen["python"] and not seen["pipmodule"] and seen["ddtrace"] == "none"
+
+
+def test_probe_reads_the_files_the_role_writes_and_says_check_mode(tmp_path):
+    import grp
+    import hashlib
+    import pwd
+    app = tmp_path / "app"
+    (app / "units.d").mkdir(parents=True)
+    (app / ".env").write_text("A='1'\n")
+    (app / ".env").chmod(0o600)
+    (app / "units.d").chmod(0o750)
+    me, mine = pwd.getpwuid(os.getuid())[0], grp.getgrgid(os.getgid())[0]
+    seen = _probe(tmp_path, check_mode=True, git=False, agent_group=mine,
+                  files=[str(app / ".env"), str(app / "units.d"), str(app / "missing.conf")])
+    assert seen["files"] == {
+        str(app / ".env"): {"exists": True, "isdir": False, "checksum": hashlib.sha1(b"A='1'\n").hexdigest(), "mode": "0600",
+                            "owner": me, "group": mine},
+        str(app / "units.d"): {"exists": True, "isdir": True, "checksum": "", "mode": "0750", "owner": me, "group": mine},
+        str(app / "missing.conf"): {"exists": False, "isdir": False, "checksum": "", "mode": "", "owner": "", "group": ""}}
+    assert seen["agent_group"] is True
+    assert _probe(tmp_path, git=False, agent_group="no-such-group-x")["agent_group"] is False
+    assert _probe(tmp_path, git=False)["agent_group"] is False  # not asked
 
 
 def test_dotenv_contract_as_the_validator(tmp_path):

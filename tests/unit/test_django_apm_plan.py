@@ -134,3 +134,66 @@ def test_a_unit_change_restarts_that_unit_only_and_a_started_unit_is_health_chec
     assert out["rollback"] == {"restore": [{"path": "/etc/systemd/system/web.service.d/django-apm.conf", "backup": "/x.bak"}],
                                "remove": ["/etc/systemd/system/a.service"]}
     assert out["changed_inputs"] == ["the unit a.service (django_apm_gunicorn_*, django_apm_celery_*, django_apm_wsgi_app)"]
+
+
+# --- Which files a run that changes nothing skips (the probe's file states) -------------------------
+BEGIN, END = "# BEGIN django_apm", "# END django_apm"
+BLOCK = "import os\nX = 1"
+# Settings files, each with the block or not, in every shape blockinfile may meet.
+SETTINGS = {
+    "current-middle": f"A = 1\n\n{BEGIN}\n{BLOCK}\n{END}\n\nB = 2\n",
+    "current-end": f"A = 1\n\n{BEGIN}\n{BLOCK}\n{END}\n",
+    "current-start": f"{BEGIN}\n{BLOCK}\n{END}\n\nB = 2\n",
+    "old-block": f"A = 1\n\n{BEGIN}\nimport os\nX = 0\n{END}\n\nB = 2\n",
+    "no-blank-before": f"A = 1\n{BEGIN}\n{BLOCK}\n{END}\n\nB = 2\n",
+    "no-blank-after": f"A = 1\n\n{BEGIN}\n{BLOCK}\n{END}\nB = 2\n",
+    "no-block": "A = 1\nB = 2\n",
+    "begin-only": f"A = 1\n\n{BEGIN}\n{BLOCK}\n",
+    "end-last-line-no-newline": f"A = 1\n\n{BEGIN}\n{BLOCK}\n{END}",
+    "two-blocks": f"{BEGIN}\n{BLOCK}\n{END}\n\nA = 1\n\n{BEGIN}\n{BLOCK}\n{END}\n",
+    "reversed": f"A = 1\n\n{END}\n{BLOCK}\n{BEGIN}\n\nB = 2\n",
+    "empty": "",
+}
+
+
+def test_block_current_agrees_with_blockinfile_itself(tmp_path, local_tasks):
+    """block_current says "nothing to do" exactly when ansible.builtin.blockinfile, run in check
+    mode with the role's arguments, reports no change: every shape of SETTINGS, one playbook run."""
+    for name, text in SETTINGS.items():
+        (tmp_path / f"{name}.py").write_text(text)
+    changed = local_tasks([
+        {"name": "blockinfile as django_apm runs it", "check_mode": True, "register": "r", "loop": sorted(SETTINGS),
+         "ansible.builtin.blockinfile": {"path": str(tmp_path) + "/{{ item }}.py", "marker": "# {mark} django_apm",
+                                         "block": BLOCK, "insertafter": "EOF", "prepend_newline": True,
+                                         "append_newline": True, "create": False}},
+        {"name": "out", "ansible.builtin.debug": {"msg": "{{ dict(r.results | map(attribute='item') | zip(r.results | map(attribute='changed'))) }}"}}])
+    current = {name: F["django_apm_block_current"](text, BEGIN, END, BLOCK) for name, text in SETTINGS.items()}
+    assert current == {name: not changed[name] for name in SETTINGS}
+    # blockinfile rewrites the last pair of markers only: a second, identical block is left alone.
+    assert [n for n, c in current.items() if c] == ["current-middle", "current-end", "current-start", "two-blocks"]
+
+
+def test_file_current_needs_the_content_mode_owner_and_group():
+    import hashlib
+    files = {"/e/.env": {"exists": True, "isdir": False, "checksum": hashlib.sha1("A='1'\n".encode()).hexdigest(),
+                         "mode": "0600", "owner": "app", "group": "app"},
+             "/e/d": {"exists": True, "isdir": True, "checksum": "", "mode": "0755", "owner": "root", "group": "dd-agent"}}
+    fc, dc = F["django_apm_file_current"], F["django_apm_dir_current"]
+    assert fc(files, "/e/.env", "A='1'\n", "0600", "app", "app")
+    assert not fc(files, "/e/.env", "A='2'\n", "0600", "app", "app")
+    assert not fc(files, "/e/.env", "A='1'\n", "0640", "app", "app")
+    assert not fc(files, "/e/.env", "A='1'\n", "0600", "root", "app")
+    assert not fc(files, "/e/.env", "A='1'\n", "0600", "app", "root")
+    assert not fc(files, "/e/other", "", "0600", "app", "app")  # not seen: the task runs
+    assert not fc(files, "/e/d", "", "0755", "root", "dd-agent")  # a directory is no file
+    assert dc(files, "/e/d", "0755", "root", "dd-agent")
+    assert not dc(files, "/e/d", "0750", "root", "dd-agent") and not dc(files, "/e/.env", "0600", "app", "app")
+    assert not dc({}, "/e/d", "0755", "root", "dd-agent")
+
+
+def test_written_files_names_every_file_the_role_writes():
+    plan = F["django_apm_units_plan"]("app", True, True, False, ["own.service"])
+    assert F["django_apm_written_files"]("/srv/app/.env", plan, ["own.service"], ["/c", "/c/x.d", "/c/x.d/l.yaml"]) == [
+        "/srv/app/.env", "/c", "/c/x.d", "/c/x.d/l.yaml", "/etc/systemd/system/app-gunicorn.service",
+        "/etc/systemd/system/own.service.d", "/etc/systemd/system/own.service.d/django-apm.conf"]
+    assert F["django_apm_written_files"]("/e", {"templates": []}, [], []) == ["/e"]

@@ -6,6 +6,7 @@ and these filters import it, so the two cannot drift.
 """
 
 import fnmatch
+import hashlib
 import importlib.util
 import ipaddress
 import json
@@ -411,16 +412,76 @@ def units_plan(prefix, manage, gunicorn_enabled, celery_enabled, services):
     }
 
 
-# --- What the probe saw (files/probe.py): the host's state, without the files' contents ------------
+# --- What the probe saw (plugins/modules/django_apm_probe.py): the host's state, without the files' contents
+PROBE_KEYS = ("app_dir", "settings_exists", "dotenv_exists", "python", "ddtrace", "pipmodule", "systemd", "user", "group",
+              "git", "services", "units", "retired", "agent_group", "files", "check_mode")
+
+
 def host_view(probe, marker_begin, marker_end, sentry_regex, header_regex):
     """The probe's answer reduced to what preflight and the plan use: the settings file's plan
     (settings_plan) and the .env's names, never the contents of either (they may hold secrets)."""
     dotenv = probe.get("dotenv") or ""
-    view = {k: v for k, v in probe.items() if k not in ("settings", "dotenv")}
+    view = {k: probe[k] for k in PROBE_KEYS if k in probe}
     view["settings_plan"] = settings_plan(probe.get("settings") or "", marker_begin, marker_end, sentry_regex, header_regex)
     view["dotenv_managed"] = "# django_apm: rendered whole by the django_apm role" in dotenv
     view["dotenv_names"] = dotenv_names(dotenv)
     return view
+
+
+# --- Which of the role's files are already what it writes (a run that changes nothing skips them) --
+def file_current(files, path, content, mode, owner, group):
+    """The probe saw `path` as a regular file with exactly this content (SHA-1), mode, owner, group."""
+    f = (files or {}).get(path) or {}
+    return (bool(f.get("checksum")) and f["checksum"] == hashlib.sha1(str(content).encode("utf-8")).hexdigest()
+            and (f.get("mode"), f.get("owner"), f.get("group")) == (mode, owner, group))
+
+
+def written_files(dotenv_path, units_plan, services, logs_paths):
+    """The paths of the files and directories the role writes, whose state the probe reads: the
+    .env, the logs configuration's (given), the managed units, the drop-in directories and files."""
+    units = ["/etc/systemd/system/" + t["unit"] for t in (units_plan or {}).get("templates", [])]
+    dropins = [f"/etc/systemd/system/{s}.d{leaf}" for s in services or [] for leaf in ("", "/django-apm.conf")]
+    return [str(dotenv_path)] + [str(p) for p in logs_paths or []] + units + dropins
+
+
+def dir_current(files, path, mode, owner, group):
+    """The probe saw `path` as a directory with this mode, owner and group."""
+    f = (files or {}).get(path) or {}
+    return bool(f.get("isdir")) and (f.get("mode"), f.get("owner"), f.get("group")) == (mode, owner, group)
+
+
+def block_current(content, marker_begin, marker_end, block):
+    """Whether ansible.builtin.blockinfile, given this block between these markers (and
+    prepend_newline / append_newline), would leave `content` as it is: its own steps on the file's
+    lines (the last line equal to each marker; the block's lines replace them; a blank line before
+    and after the block unless the file starts or ends there or one is already there). When the
+    markers are not both there the answer is False: the task runs and decides."""
+    lines = str(content or "").splitlines(keepends=True)
+    begin, end = marker_begin + "\n", marker_end + "\n"
+    n0 = n1 = None
+    for i, line in enumerate(lines):
+        if line == begin:
+            n0 = i
+        if line == end:
+            n1 = i
+    if n0 is None or n1 is None:
+        return False
+    if n0 < n1:
+        del lines[n0:n1 + 1]
+    else:
+        del lines[n1:n0 + 1]
+        n0 = n1
+    if n0 > 0 and not lines[n0 - 1].endswith("\n"):
+        lines[n0 - 1] += "\n"
+    if n0 != 0 and lines[n0 - 1] != "\n":
+        lines.insert(n0, "\n")
+        n0 += 1
+    block_lines = [begin] + [line + "\n" for line in str(block).splitlines()] + [end]
+    lines[n0:n0] = block_lines
+    after = n0 + len(block_lines)
+    if after < len(lines) and lines[after] != "\n":
+        lines.insert(after, "\n")
+    return "".join(lines) == content
 
 
 def host_problems(view, inputs, hostname):
@@ -527,6 +588,10 @@ class FilterModule:
             "django_apm_dotenv_group_names": dotenv_group_names,
             "django_apm_units_plan": units_plan,
             "django_apm_host_view": host_view,
+            "django_apm_file_current": file_current,
+            "django_apm_dir_current": dir_current,
+            "django_apm_written_files": written_files,
+            "django_apm_block_current": block_current,
             "django_apm_host_problems": host_problems,
             "django_apm_run_outcome": run_outcome,
         }
