@@ -12,6 +12,7 @@ of ansible-playbook and every process it started, docker exec clients included):
 Figures: wall time, the ratio to one host, controller CPU seconds per host-run, changed (must be 0).
 """
 
+import glob
 import os
 
 from common import ROOT, BenchError, log, run_playbook
@@ -30,7 +31,36 @@ def variants(size):
     }
 
 
+# Every systemd host takes inotify instances from fs.inotify.max_user_instances, shared by every
+# container (all run as root): a host that finds none left never finishes booting.
+INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_instances"
+INOTIFY_PER_HOST = 7  # measured on a harness host (Debian 12): systemd as PID 1 holds 5, dbus-daemon 1, systemd-logind 1
+
+
+def inotify_in_use():
+    """inotify instances open on this machine now (file descriptors of every process: an upper bound)."""
+    count = 0
+    for fd in glob.glob("/proc/[0-9]*/fd/*"):
+        try:
+            count += os.readlink(fd) == "anon_inode:inotify"
+        except OSError:
+            continue
+    return count
+
+
+def check_inotify(size):
+    """Refuses, before any host starts, a fleet the machine's inotify limit cannot boot."""
+    limit = int(open(INOTIFY_LIMIT, encoding="ascii").read())
+    used = inotify_in_use()
+    if used + size * INOTIFY_PER_HOST > limit:
+        raise BenchError(f"E needs about {size * INOTIFY_PER_HOST} inotify instances for {size} hosts, {used} of the "
+                         f"{limit} of {INOTIFY_LIMIT} are in use: raise it (as root: sysctl fs.inotify.max_user_instances=1024) "
+                         f"or lower BENCH_SCALE_SIZE to {max(2, (limit - used) // INOTIFY_PER_HOST)}")
+    log(f"E inotify: {used} instances in use, {limit} allowed, about {size * INOTIFY_PER_HOST} needed for {size} hosts")
+
+
 def run(pool, size):
+    check_inotify(size)
     hosts = pool.start(size, prefix="bench-fleet-NN")
     try:
         inventory = fleet_inventory("scale", hosts)
