@@ -94,5 +94,5 @@ def rows(results, size):
                              f"changed={done.changed}")))
     loads = results["load"]
     out.append(Row("E", "load average (1 min) before the fleet runs", loads, "",
-                   note=f"{os.cpu_count()} CPUs shared with other work: the times are upper bounds"))
+                   note=f"{os.cpu_count()} CPUs shared by the controller, the {size} hosts and any other work: the times are upper bounds"))
     return out
