@@ -41,6 +41,7 @@ def settings():
         "deploy_runs": env_int("BENCH_DEPLOY_RUNS", 2),
         "noop_runs": env_int("BENCH_NOOP_RUNS", 3),
         "scale_size": env_int("BENCH_SCALE_SIZE", 20, minimum=2),
+        "scale_runs": env_int("BENCH_SCALE_RUNS", 3),
     }
 
 
@@ -79,8 +80,8 @@ def measure(cfg, rows):
             results = fleet.run(pool, cfg["fleet_runs"], cfg["deploy_runs"], cfg["fleet_size"], cfg["noop_runs"])
             rows += fleet.rows(results, cfg["fleet_size"])
         if "scale" in cfg["only"]:
-            log(f"E: fleet scale, site.yml no-op on {cfg['scale_size']} hosts at once (bench-fleet-NN)")
-            rows += scale.rows(scale.run(pool, cfg["scale_size"]), cfg["scale_size"])
+            log(f"E: fleet scale, site.yml no-op on {cfg['scale_size']} hosts at once (bench-fleet-NN), {cfg['scale_runs']} round(s)")
+            rows += scale.rows(scale.run(pool, cfg["scale_size"], cfg["scale_runs"]), cfg["scale_size"])
     if "filter" in cfg["only"]:
         log(f"D: the trace filter's cost per span next to ddtrace's, {cfg['runs']} run(s) on this machine")
         rows += trace_filter.rows(trace_filter.run(cfg["runs"]))
@@ -93,7 +94,7 @@ def publish(cfg, rows):
     about = (f"{stamp}, commit {head or '?'} (plus the working tree), image {cfg['image']}, {os.cpu_count()} CPUs, "
              f"BENCH_RUNS={cfg['runs']}, BENCH_REQUESTS={cfg['requests']}, BENCH_FLEET_SIZE={cfg['fleet_size']}, "
              f"BENCH_FLEET_RUNS={cfg['fleet_runs']}, BENCH_DEPLOY_RUNS={cfg['deploy_runs']}, BENCH_NOOP_RUNS={cfg['noop_runs']}, "
-             f"BENCH_SCALE_SIZE={cfg['scale_size']}, load average {os.getloadavg()[0]:.1f}")
+             f"BENCH_SCALE_SIZE={cfg['scale_size']}, BENCH_SCALE_RUNS={cfg['scale_runs']}, load average {os.getloadavg()[0]:.1f}")
     stand_in = ("The agent on the bench hosts is the project's stand-in datadog-agent package (its trace intake is "
                 "Datadog's APM test agent), not the real Datadog Agent: agent figures are not the real agent's.")
     print(f"\n{about}\n{stand_in}\n\n{table}\n", flush=True)

@@ -8,7 +8,7 @@ site.yml again, changing nothing, timed with the wall clock and the controller's
 of ansible-playbook and every process it started, docker exec clients included):
   * on one of the hosts alone (--limit), the baseline;
   * on every host at once under each controller setting of VARIANTS (forks, strategy, pipelining),
-    each run once, in one interleaved order.
+    in BENCH_SCALE_RUNS (3) rounds, each with its own one-host baseline, the settings' order rotated.
 Figures: wall time, the ratio to one host, controller CPU seconds per host-run, changed (must be 0).
 """
 
@@ -59,7 +59,9 @@ def check_inotify(size):
     log(f"E inotify: {used} instances in use, {limit} allowed, about {size * INOTIFY_PER_HOST} needed for {size} hosts")
 
 
-def run(pool, size):
+def run(pool, size, rounds=3):
+    """Converges `size` fresh hosts, then `rounds` rounds, each: the one-host baseline, then every
+    setting of variants() on all hosts, the settings' order rotated from round to round."""
     check_inotify(size)
     hosts = pool.start(size, prefix="bench-fleet-NN")
     try:
@@ -68,30 +70,44 @@ def run(pool, size):
         if converge.changed == 0:
             raise BenchError(f"the converge of {size} fresh hosts changed nothing ({converge.log})")
         log(f"E converge: site.yml on {size} fresh hosts: {converge.seconds:.1f}s")
-        one = run_playbook(SITE, inventory, "scale-one", "--limit", hosts[0])
-        log(f"E no-op site.yml on 1 host: {one.seconds:.1f}s, controller CPU {one.cpu:.1f}s, changed={one.changed}")
-        results = {"one": one, "variants": {}, "load": []}
-        for name, env in variants(size).items():
-            load = os.getloadavg()[0]
-            done = run_playbook(SITE, inventory, "scale-" + "-".join(name.split(",")[0].split()) + f"-{len(results['variants'])}",
-                                extra_env=env)
-            results["variants"][name] = done
-            results["load"].append(load)
-            log(f"E no-op site.yml on {size} hosts, {name}: {done.seconds:.1f}s ({done.seconds / one.seconds:.2f}x one host), "
-                f"controller CPU {done.cpu / size:.2f}s per host-run, changed={done.changed}, load average before {load:.1f}")
+        settings = list(variants(size).items())
+        results = {"converge": converge.seconds, "one": [], "variants": {name: [] for name, _ in settings}, "load": []}
+        for r in range(rounds):
+            one = run_playbook(SITE, inventory, f"scale-{r + 1}-one", "--limit", hosts[0])
+            results["one"].append(one)
+            log(f"E round {r + 1}/{rounds}: no-op site.yml on 1 host: {one.seconds:.1f}s, controller CPU {one.cpu:.1f}s, "
+                f"changed={one.changed}")
+            for i in range(len(settings)):
+                name, env = settings[(i + r) % len(settings)]
+                load = os.getloadavg()[0]
+                done = run_playbook(SITE, inventory, f"scale-{r + 1}-" + "-".join(name.split(",")[0].split()) + f"-{i}",
+                                    extra_env=env)
+                results["variants"][name].append({"run": done, "ratio": done.seconds / one.seconds})
+                results["load"].append(load)
+                log(f"E round {r + 1}/{rounds}: no-op site.yml on {size} hosts, {name}: {done.seconds:.1f}s "
+                    f"({done.seconds / one.seconds:.2f}x one host), controller CPU {done.cpu / size:.2f}s per host-run, "
+                    f"changed={done.changed}, load average before {load:.1f}")
     finally:
         pool.remove(hosts)
     return results
 
 
+def _changed(runs):
+    worst = max(run.changed for run in runs)
+    return "changed=0" if worst == 0 else f"changed={worst} (expected 0)"
+
+
 def rows(results, size):
-    one = results["one"]
-    out = [Row("E", "site.yml no-op, 1 host (of the fleet)", [one.seconds], "s",
-               note=f"controller CPU {one.cpu:.1f} s; changed={one.changed}")]
+    ones = results["one"]
+    out = [Row("E", f"site.yml, converge of {size} fresh hosts at once (set-up)", [results["converge"]], "s"),
+           Row("E", "site.yml no-op, 1 host (of the fleet)", [one.seconds for one in ones], "s",
+               note=f"controller CPU {sorted(one.cpu for one in ones)[len(ones) // 2]:.1f} s (median); {_changed(ones)}")]
     for name, done in results["variants"].items():
-        out.append(Row("E", f"site.yml no-op, {size} hosts at once: {name}", [done.seconds], "s",
-                       note=(f"{done.seconds / one.seconds:.2f}x one host; controller CPU {done.cpu / size:.2f} s per host-run; "
-                             f"changed={done.changed}")))
+        runs = [d["run"] for d in done]
+        out.append(Row("E", f"site.yml no-op, {size} hosts at once: {name}", [r.seconds for r in runs], "s",
+                       note=f"{_changed(runs)}; the same runs below"))
+        out.append(Row("E", f"  / 1 host of the same round ({name})", [d["ratio"] for d in done], "x"))
+        out.append(Row("E", f"  controller CPU per host-run ({name})", [r.cpu / size for r in runs], "s"))
     loads = results["load"]
     out.append(Row("E", "load average (1 min) before the fleet runs", loads, "",
                    note=f"{os.cpu_count()} CPUs shared by the controller, the {size} hosts and any other work: the times are upper bounds"))
