@@ -70,7 +70,12 @@ def run(pool, size, rounds=3):
         if converge.changed == 0:
             raise BenchError(f"the converge of {size} fresh hosts changed nothing ({converge.log})")
         log(f"E converge: site.yml on {size} fresh hosts: {converge.seconds:.1f}s")
-        settings = list(variants(size).items())
+        # BENCH_SCALE_SETTINGS: the first words of the settings to try, comma-separated (all when unset),
+        # e.g. "forks 10,forks 5".
+        chosen = [c.strip() for c in os.environ.get("BENCH_SCALE_SETTINGS", "").split(",") if c.strip()]
+        settings = [(n, e) for n, e in variants(size).items() if not chosen or any(n.startswith(c) for c in chosen)]
+        if not settings:
+            raise BenchError(f"BENCH_SCALE_SETTINGS={chosen} names none of {list(variants(size))}")
         results = {"converge": converge.seconds, "one": [], "variants": {name: [] for name, _ in settings}, "load": []}
         for r in range(rounds):
             one = run_playbook(SITE, inventory, f"scale-{r + 1}-one", "--limit", hosts[0])
