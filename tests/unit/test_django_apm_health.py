@@ -60,9 +60,15 @@ class Clock:
 
 
 def states(*sequence):
-    """A fake systemctl show: each call returns the next state of the unit."""
+    """A fake systemctl show: each call returns the next state of the unit, then the last one again."""
     calls = iter(sequence)
-    return lambda unit: next(calls)
+    last = {}
+
+    def show(unit):
+        last["state"] = next(calls, last.get("state"))
+        return last["state"]
+
+    return show
 
 
 UP = {"ActiveState": "active", "SubState": "running", "MainPID": "100", "NRestarts": "0"}
@@ -94,6 +100,35 @@ def test_a_unit_that_fails_or_restarts_by_itself_is_not():
     assert H.check(["web"], "", 3, state=states(UP, failed), clock=clock, sleep=clock.sleep) == ["web is failed (failed)"]
     assert H.check(["worker"], "", 3, state=states(UP, restarted), clock=clock, sleep=clock.sleep) == [
         "worker did not stay up: restarted within 3s (main PID 100 -> 200)"]
+
+
+def test_a_unit_that_goes_down_while_the_app_is_awaited_ends_the_wait_at_once():
+    """Nothing answers and the unit failed (or systemd restarted it): no answer is coming, so the
+    check stops long before --wait and names the unit."""
+    failed = {**UP, "ActiveState": "failed", "SubState": "failed", "MainPID": "0"}
+    restarting = {**UP, "ActiveState": "activating", "SubState": "auto-restart", "MainPID": "0", "NRestarts": "1"}
+    for later, why in ((failed, "web is failed (failed)"), (restarting, "web is activating (auto-restart)")):
+        clock = Clock()
+        problems = H.check(["web"], "http://127.0.0.1:9/", 5, wait=60, state=states(UP, UP, UP, later),
+                           clock=clock, sleep=clock.sleep)
+        assert clock.now < 5, f"waited {clock.now}s for an app whose unit was down"
+        assert len(problems) == 2 and "http://127.0.0.1:9/ did not answer (" in problems[0], problems
+        assert problems[0].endswith("a unit went down first") and problems[1] == why
+
+
+def test_a_unit_still_starting_does_not_end_the_wait(server):
+    """A unit systemd still starts (activating, same PID, no restart) is given the whole wait."""
+    starting = {**UP, "ActiveState": "activating", "SubState": "start"}
+    answers = iter([0, 0, 200])
+
+    def get(url, timeout):
+        code = next(answers)
+        return code, "" if code else "connection refused"
+
+    clock = Clock()
+    problems = H.check(["web"], f"{server}/200", 2, state=states(starting, starting, starting, UP), get=get,
+                       clock=clock, sleep=clock.sleep)
+    assert problems == [] and clock.now >= 2, (problems, clock.now)
 
 
 def test_the_script_prints_json_and_exits_1_when_unhealthy(server):

@@ -5,6 +5,8 @@
 Healthy when, over SECONDS after the restart (or until URL answered, if that took longer), every
 UNIT stays active with the same main PID and no automatic restart by systemd (NRestarts
 unchanged), and URL (when given) answers within --wait seconds (default 60) with an HTTP status below 500 (Django's own 4xx pages prove the app is up; a 5xx or no answer does not).
+While it waits for URL, a UNIT that failed, stopped or was restarted by systemd ends the wait at
+once: no answer is coming, and the rollback need not wait out --wait.
 Prints one JSON object {"ok": bool, "problems": [...]} and exits 0 when healthy, 1 otherwise.
 """
 
@@ -57,19 +59,36 @@ def check(units, url, settle, wait=60.0, poll=0.5, state=unit_state, get=http_st
             status, error = get(url, max(1.0, min(10.0, left)))
             if 0 < status < 500 or clock() >= start + wait:
                 break
+            now = {unit: state(unit) for unit in units}
+            if any(_gone(first[unit], now[unit]) for unit in units):
+                # A unit died or systemd restarted it: the app will not answer, stop waiting.
+                problems.append("%s did not answer (%s): a unit went down first" % (url, "HTTP %d" % status if status else error))
+                return problems + _unit_problems(units, first, now, clock() - start)
             sleep(poll)
         if not 0 < status < 500:
             problems.append("%s did not answer within %ss (%s)" % (url, wait, "HTTP %d" % status if status else error))
     remaining = start + settle - clock()
     if remaining > 0:
         sleep(remaining)
+    return problems + _unit_problems(units, first, {unit: state(unit) for unit in units}, settle)
+
+
+def _gone(before, after):
+    """Whether a unit is down or was restarted by systemd since ``before`` (a unit still starting is not)."""
+    return (after.get("ActiveState") in ("failed", "inactive")
+            or after.get("NRestarts") != before.get("NRestarts")
+            or (after.get("ActiveState") == "active" and after.get("MainPID") != before.get("MainPID")))
+
+
+def _unit_problems(units, first, last, within):
+    problems = []
     for unit in units:
-        before, after = first[unit], state(unit)
+        before, after = first[unit], last[unit]
         if after.get("ActiveState") != "active":
             problems.append("%s is %s (%s)" % (unit, after.get("ActiveState"), after.get("SubState")))
         elif (before.get("MainPID"), before.get("NRestarts")) != (after.get("MainPID"), after.get("NRestarts")):
             problems.append("%s did not stay up: restarted within %ss (main PID %s -> %s)"
-                            % (unit, settle, before.get("MainPID"), after.get("MainPID")))
+                            % (unit, round(within, 1), before.get("MainPID"), after.get("MainPID")))
     return problems
 
 
