@@ -7,11 +7,16 @@ only: two hosts' runs overlap instead of taking turns. The lane of a test is the
 testinfra parameter names (`[ansible://<platform>...]`); tests without a host share a lane of
 their own. Hosts never share state across lanes (each test limits its runs to its host), so the
 order between lanes does not matter.
+
+One host: a test marked `@pytest.mark.one_host("<platform>")` runs on one host only (the
+platform's when the run has it): its copies for the other hosts are deselected here
+(molecule/resources/tests/onehost.py says when to mark a test).
 """
 
 import os
 import re
 
+import onehost
 import pytest
 
 _ANSIBLE_ID = re.compile(r"\[ansible://(?P<rest>[^\]]*)\]$")
@@ -64,3 +69,25 @@ def pytest_xdist_make_scheduler(config, log):
             return f"host-{lane_of(nodeid, names)}"
 
     return HostLanes(config, log)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", onehost.DOC)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the copies of a one_host test for the hosts it does not run on."""
+    names = platforms()
+    if not names:
+        return
+    keep, drop = [], []
+    for item in items:
+        mark = item.get_closest_marker(onehost.MARK)
+        lane = lane_of(item.nodeid, names)
+        if mark is None or lane not in names or lane == onehost.chosen(mark.args[0], names):
+            keep.append(item)
+        else:
+            drop.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

@@ -2,8 +2,9 @@
 
 - verifier_problems(): Molecule's testinfra verifier passes when it finds no tests. The driver has
   it write a junit report (PYTEST_ADDOPTS=--junitxml=...) and reads it back: every test function
-  of the scenario's tests/ folder ran, once per platform for those that take a host, and nothing
-  failed, errored or was skipped.
+  of the scenario's tests/ folder ran, once per platform for those that take a host (on its one
+  host for a test marked one_host: molecule/resources/tests/onehost.py), and nothing failed,
+  errored or was skipped.
 - test_sequence(), unit_states() / unit_problems(): the driver runs the scenario's sequence step
   by step and reads systemd's record of each unit (docker exec ... systemctl show) before and after
   Molecule's idempotence step: every unit active with a real main PID, and not restarted.
@@ -23,6 +24,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import onehost
 import yaml
 
 # Shorter values (an empty DSN, "x") are not secrets worth a search and would match anywhere.
@@ -49,6 +51,18 @@ def expected_tests(tests_dir: Path) -> dict[tuple[str, str], bool]:
     return found
 
 
+def one_host_tests(tests_dir: Path) -> dict[tuple[str, str], str]:
+    """(module stem, function) -> platform, for the test functions marked one_host(platform)."""
+    found = {}
+    for path in sorted(Path(tests_dir).rglob("test_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
+                platform = onehost.marked_platform(node)
+                if platform is not None:
+                    found[(path.stem, node.name)] = platform
+    return found
+
+
 def _host_of(name: str, platforms: list[str]) -> str | None:
     for platform in platforms:
         if re.search(rf"ansible://{re.escape(platform)}(?:[-\]]|$)", name):
@@ -59,6 +73,7 @@ def _host_of(name: str, platforms: list[str]) -> str | None:
 def verifier_problems(junit: Path, tests_dir: Path, platforms: list[str]) -> list[str]:
     """What is wrong with the verifier's run, as sentences; [] when every test ran and passed."""
     expected = expected_tests(tests_dir)
+    one_host = one_host_tests(tests_dir)
     if not expected:
         return [f"the scenario has no test functions in {tests_dir}: its verify step proves nothing"]
     junit = Path(junit)
@@ -80,7 +95,13 @@ def verifier_problems(junit: Path, tests_dir: Path, platforms: list[str]) -> lis
         if not hosts:
             problems.append(f"{stem}::{func} did not run")
             continue
-        if takes_host or hosts - {None}:
+        if (stem, func) in one_host:
+            host = onehost.chosen(one_host[(stem, func)], platforms)
+            if host not in hosts:
+                problems.append(f"{stem}::{func} (one_host) did not run on {host}")
+            if hosts - {host}:
+                problems.append(f"{stem}::{func} (one_host) ran on {', '.join(sorted(map(str, hosts - {host})))} too")
+        elif takes_host or hosts - {None}:
             missing = [p for p in platforms if p not in hosts]
             if missing:
                 problems.append(f"{stem}::{func} did not run on {', '.join(missing)}")

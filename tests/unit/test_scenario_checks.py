@@ -104,6 +104,57 @@ def test_a_skipped_failed_or_errored_test_fails(tmp_path, tests_dir, tag):
     assert problems == [f"molecule.s.tests.test_s::test_package[ansible://s-debian12]: {tag}"]
 
 
+ONE_HOST_TESTS = '''
+import pytest
+
+@pytest.mark.one_host("debian13")
+def test_logic(host):
+    pass
+
+@pytest.mark.one_host("debian14")
+def test_elsewhere(host):
+    pass
+
+def test_everywhere(host):
+    pass
+'''
+
+
+@pytest.fixture
+def one_host_dir(tmp_path):
+    d = tmp_path / "one"
+    d.mkdir()
+    (d / "test_o.py").write_text(ONE_HOST_TESTS)
+    return d
+
+
+def one_host_case(name, platform):
+    return case(f"{name}[ansible://{platform}]", classname="molecule.s.tests.test_o")
+
+
+def test_a_one_host_test_is_expected_on_its_platform_or_the_first_host_only(tmp_path, one_host_dir):
+    assert checks.one_host_tests(one_host_dir) == {("test_o", "test_logic"): "debian13",
+                                                   ("test_o", "test_elsewhere"): "debian14"}
+    cases = [one_host_case("test_logic", "s-debian13"), one_host_case("test_elsewhere", "s-debian12"),
+             *(one_host_case("test_everywhere", p) for p in PLATFORMS)]
+    assert checks.verifier_problems(junit(tmp_path, *cases), one_host_dir, PLATFORMS) == []
+    # A run of one platform (-p): the test runs on that host.
+    cases = [one_host_case(t, "s-debian12") for t in ("test_logic", "test_elsewhere", "test_everywhere")]
+    assert checks.verifier_problems(junit(tmp_path, *cases), one_host_dir, ["s-debian12"]) == []
+
+
+def test_a_one_host_test_on_the_wrong_host_or_on_every_host_fails(tmp_path, one_host_dir):
+    cases = [one_host_case("test_logic", "s-debian12"), one_host_case("test_elsewhere", "s-debian12"),
+             *(one_host_case("test_everywhere", p) for p in PLATFORMS)]
+    assert checks.verifier_problems(junit(tmp_path, *cases), one_host_dir, PLATFORMS) == [
+        "test_o::test_logic (one_host) did not run on s-debian13",
+        "test_o::test_logic (one_host) ran on s-debian12 too"]
+    cases = [*(one_host_case(t, p) for t in ("test_logic", "test_elsewhere", "test_everywhere") for p in PLATFORMS)]
+    assert checks.verifier_problems(junit(tmp_path, *cases), one_host_dir, PLATFORMS) == [
+        "test_o::test_logic (one_host) ran on s-debian12 too",
+        "test_o::test_elsewhere (one_host) ran on s-debian13 too"]
+
+
 def test_platforms_of_a_run():
     assert checks.scenario_platforms(ROOT, "harness_smoke", None) == ["harness_smoke-debian12", "harness_smoke-debian13"]
     assert checks.scenario_platforms(ROOT, "harness_smoke", "harness_smoke-debian12") == ["harness_smoke-debian12"]

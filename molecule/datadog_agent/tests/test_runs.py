@@ -5,10 +5,16 @@ check mode (fresh host, in prepare.yml; converged host here), a no-op run, a con
 Check mode is compared with the real run that follows (changes.py: the same tasks and handlers
 report a change): on the fresh host (prepare.yml's --check, then converge) and for a configuration
 change with a check added; datadog_agent_checks_purge then removes that check.
+
+Four tests prove the role's own logic (a change restarted once, a bad change rolled back, a restart
+left due by a run stopped before verify, check mode against the real run): each runs on one host,
+two on either platform (@pytest.mark.one_host, molecule/resources/tests/onehost.py). What APT
+prints (the failed refresh) and the no-op and check-mode runs on the converged hosts run on both.
 """
 
 import re
 
+import pytest
 import yaml
 
 from changes import assert_check_tells_the_truth, changed
@@ -72,6 +78,7 @@ def test_noop_run_changes_and_restarts_nothing(host):
     assert_no_secret(log, "a no-op run")
 
 
+@pytest.mark.one_host("debian13")  # the role's logic: one host (onehost.py)
 def test_config_change_restarts_exactly_once_and_hides_the_key(host):
     before = agent_state(host)
     rc, log, recap = run_role(host, "config-change", "--diff", "-vvv",
@@ -92,6 +99,7 @@ def test_config_change_restarts_exactly_once_and_hides_the_key(host):
     assert agent_state(host)["started"] == before["started"] + 2, journal(host)
 
 
+@pytest.mark.one_host("debian12")  # the role's logic: one host (onehost.py)
 def test_bad_config_change_is_rolled_back(host):
     # The image's redis-server holds 127.0.0.1:6379: a trace intake told to use it cannot start.
     before = agent_state(host)
@@ -166,6 +174,7 @@ def test_restart_not_lost_after_a_run_that_failed_at_the_apt_refresh(host):
     assert _running_env(host) == "molecule" and not host.file(MARKER).exists
 
 
+@pytest.mark.one_host("debian12")  # the role's logic: one host (onehost.py)
 def test_restart_and_verify_again_after_a_run_that_stopped_before_verify(host):
     # A run that restarted the agent on a new configuration but never verified it (verify skipped,
     # as when a run is killed after the service stage) leaves the marker; the next run restarts
@@ -196,6 +205,7 @@ VERIFY_CLEANUP = {
 }
 
 
+@pytest.mark.one_host("debian13")  # the role's logic: one host (onehost.py)
 def test_check_mode_tells_the_truth_about_a_config_change_and_a_check_added_then_purge_removes_it(host, tmp_path):
     # The scenario's checks plus a disk check, given in a file (the redis password stays out of
     # the command line and the logs).

@@ -1,10 +1,14 @@
 """Checks composed from the web, worker and db groups: the files on disk, what the stand-in agent
 loaded (`status`), purge with a keep-list, a conflict refused before any change, a custom check
-change restarting once, idempotence and check mode, every log grepped for the vaulted secrets."""
+change restarting once, idempotence and check mode, every log grepped for the vaulted secrets.
+
+The purge and the custom check change prove the role's own logic: each runs on one host
+(@pytest.mark.one_host, molecule/resources/tests/onehost.py); the rest runs on both."""
 
 import json
 import re
 
+import pytest
 import yaml
 
 from checkshelpers import SECRETS, no_secret
@@ -94,6 +98,7 @@ def test_conflicting_groups_are_refused_before_any_change(host):
     assert loaded(host) == EXPECTED
 
 
+@pytest.mark.one_host("debian12")  # the role's logic: one host (onehost.py)
 def test_purge_removes_unmanaged_checks_but_the_keep_list(host):
     for path in ("legacy.d/conf.yaml", "kept.d/conf.yaml", "redisdb.d/auto_conf.yaml"):
         host.run(f"install -D -m 0644 /dev/null {CONF}/{path} && printf 'instances:\\n- {{}}\\n' > {CONF}/{path}")
@@ -112,6 +117,7 @@ def test_purge_removes_unmanaged_checks_but_the_keep_list(host):
     assert host.run(f"rm {CONF}/kept.d/conf.yaml {CONF}/redisdb.d/auto_conf.yaml && rmdir {CONF}/kept.d").rc == 0
 
 
+@pytest.mark.one_host("debian13")  # the role's logic: one host (onehost.py)
 def test_custom_check_change_restarts_once_and_a_broken_one_never_lands(host):
     path = "/etc/datadog-agent/checks.d/queue_depth.py"
     original = host.file(path).content_string

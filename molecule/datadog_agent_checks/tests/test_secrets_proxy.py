@@ -4,8 +4,11 @@ in group_vars/all.yml next to the checks the web, worker and db groups compose.
 The stand-in agent (not the Datadog Agent) resolves ENC[...] handles the way the agent documents;
 the proxy and the http:// view of the repository are test doubles on the host's loopback
 (prepare.yml). Every log is grepped for the API key, both check passwords and the proxy password.
+The rollback of an unresolvable handle and the repair of the command's rights prove the role's own
+logic: each runs on one host (@pytest.mark.one_host); APT through the proxy runs on both.
 """
 
+import pytest
 import yaml
 
 from checkshelpers import SECRETS, no_secret
@@ -80,6 +83,7 @@ def test_missing_command_refused_before_any_change(host):
     no_secret(log, "a run refused for a missing command")
 
 
+@pytest.mark.one_host("debian12")  # the role's logic: one host (onehost.py)
 def test_unresolvable_handle_is_rolled_back(host):
     rc, log, recap = run_role(host, "bad-handle", "-vvv",
                               "-e", '{"datadog_agent_api_key": "ENC[no_such_secret]", "datadog_agent_verify_timeout": 10}')
@@ -91,6 +95,7 @@ def test_unresolvable_handle_is_rolled_back(host):
     assert host.run("datadog-agent health").rc == 0, journal(host)
 
 
+@pytest.mark.one_host("debian13")  # the role's logic: one host (onehost.py)
 def test_rights_on_the_command_repaired_and_the_agent_restarted_once(host):
     host.run(f"chmod 0755 {COMMAND}")
     secret = host.run("datadog-agent secret")
