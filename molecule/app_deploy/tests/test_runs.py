@@ -180,35 +180,39 @@ DOTENV_SUMMARY = "django_apm : Configure | what the .env changes"
 
 def test_dotenv_secrets_show_names_never_values(host):
     """The .env holds or held secrets: the API key (django_apm_write_api_key false -> true -> false)
-    and PARTNER_API_SECRET of django_apm_dotenv_extra (a name under the *SECRET* rule), each added,
-    changed and removed by deploy.yml, with --check --diff and then --diff. Every run says which
-    names it adds, changes or removes (secret, value hidden), no log holds a value (the new ones,
-    the old ones, the vaulted ones), and the .env ends as the inventory writes it."""
+    and PARTNER_API_SECRET of django_apm_dotenv_extra (a name under the *SECRET* rule), added by a
+    deploy.yml --diff run, changed by a --check --diff run (which writes nothing), removed by a
+    --diff run. Every run says which names it adds, changes or removes (secret, value hidden), no
+    log holds a value (the new ones, the old ones, the vaulted ones), and the .env ends as the
+    inventory writes it. (Each change in both modes, on every shape of .env, is proven on the role
+    itself by the fast tests: tests/unit/test_django_apm_role.py, SECRET_CASES.)"""
     base = STAGING_APP["django_apm_dotenv_extra"]
-    steps = [("added", "+", DIFF_SECRETS["diff_api_key_first"], DIFF_SECRETS["diff_partner_secret_first"]),
-             ("changed", "~", DIFF_SECRETS["diff_api_key_second"], DIFF_SECRETS["diff_partner_secret_second"]),
-             ("removed", "-", None, None)]
+    first = (DIFF_SECRETS["diff_api_key_first"], DIFF_SECRETS["diff_partner_secret_first"])
+    second = (DIFF_SECRETS["diff_api_key_second"], DIFF_SECRETS["diff_partner_secret_second"])
+    # (step, sign in the summary, the values given, the values the .env holds after it, options)
+    steps = [("added", "+", first, first, ["--diff"]),
+             ("changed", "~", second, first, ["--check", "--diff"]),  # check mode: the file keeps the first
+             ("removed", "-", None, None, ["--diff"])]
     values = [*SECRETS, *DIFF_SECRETS.values()]
     version = records(host)["release2"]["sha"]  # a known good commit, whatever the remote's main is by now
-    for step, sign, key, secret in steps:
+    for step, sign, given, kept, mode in steps:
         inputs = {"app_deploy_version": version}
-        if key is not None:
-            inputs.update(django_apm_write_api_key=True, django_apm_api_key=key,
-                          django_apm_dotenv_extra={**base, "PARTNER_API_SECRET": secret})
-        for mode in (["--check", "--diff"], ["--diff"]):
-            name = f"dotenv-{step}{'-check' if '--check' in mode else ''}"
-            rc, log, recap = run_playbook(host, name, "deploy", "-e", json.dumps(inputs), *mode)
-            assert rc == 0 and recap["failed"] == 0, tail(log)
-            summary = task_output(log, DOTENV_SUMMARY)
-            for var in ("DD_API_KEY", "PARTNER_API_SECRET"):
-                assert f"{sign} {var} (secret, value hidden)" in summary, (name, summary)
-            for value in values:
-                assert value not in log, f"a secret value ({value[:4]}...) is in the log of {name}"
+        if given is not None:
+            inputs.update(django_apm_write_api_key=True, django_apm_api_key=given[0],
+                          django_apm_dotenv_extra={**base, "PARTNER_API_SECRET": given[1]})
+        name = f"dotenv-{step}{'-check' if '--check' in mode else ''}"
+        rc, log, recap = run_playbook(host, name, "deploy", "-e", json.dumps(inputs), *mode)
+        assert rc == 0 and recap["failed"] == 0, tail(log)
+        summary = task_output(log, DOTENV_SUMMARY)
+        for var in ("DD_API_KEY", "PARTNER_API_SECRET"):
+            assert f"{sign} {var} (secret, value hidden)" in summary, (name, summary)
+        for value in values:
+            assert value not in log, f"a secret value ({value[:4]}...) is in the log of {name}"
         env = dotenv(host)
-        assert ("DD_API_KEY" in env, "PARTNER_API_SECRET" in env) == (key is not None, key is not None), step
-        if key is not None:
-            same = (env["DD_API_KEY"], env["PARTNER_API_SECRET"]) == (key, secret)  # out of the assert: never printed
-            assert same, f"the {step} run did not write the new values"
+        assert ("DD_API_KEY" in env, "PARTNER_API_SECRET" in env) == (kept is not None, kept is not None), step
+        if kept is not None:
+            same = (env["DD_API_KEY"], env["PARTNER_API_SECRET"]) == kept  # out of the assert: never printed
+            assert same, f"after the {step} run the .env does not hold the values it should"
     assert dotenv(host)["DB_PASSWORD"] and "DD_API_KEY" not in dotenv(host)
 
 
