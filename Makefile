@@ -27,7 +27,11 @@ $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null \
 	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 | grep -v "is ignored: it is neither" || true
+	@# pip compiles every module it installs (PYTHONDONTWRITEBYTECODE, exported above, keeps later runs
+	@# from writing any: without pip's .pyc each ansible-playbook would compile its imports again).
+	@# A pip failure fails the stage (pipefail); only grep's "no line left" is ignored.
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt 2>&1 \
+	  | { grep -v "is ignored: it is neither" || true; }
 	@$(VENV)/bin/python -c 'import ansible, molecule, testinfra, ansiblelint' 
 	@touch $@
 
