@@ -17,7 +17,14 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
-.PHONY: help setup venv hostpkgs docker images standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
+.PHONY: help setup venv hostpkgs docker images image-bookworm image-trixie standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
+
+# What the tests need. `make setup` (and `make test`) runs these side by side where one does not
+# need another (make -j; each stage's output printed in one piece when it ends), apt-get one at a
+# time (molecule/harness/apt-get.sh): the virtualenv, then the stand-in repository, the wheelhouse
+# and the linters; meanwhile the host packages, the Docker engine, then both host images.
+SETUP := venv hostpkgs docker images standin wheels
+PARALLEL := $(MAKE) -s -j4 --output-sync=target
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -25,7 +32,8 @@ help: ## list the targets
 $(VENV)/.installed: requirements.txt
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 && $(PYTHON) -c 'import ensurepip' 2>/dev/null \
-	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; }
+	  || { molecule/harness/apt-get.sh update -qq \
+	       && DEBIAN_FRONTEND=noninteractive molecule/harness/apt-get.sh install -y -qq python3-venv >/dev/null; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
 	@# pip compiles every module it installs (PYTHONDONTWRITEBYTECODE, exported above, keeps later runs
 	@# from writing any: without pip's .pyc each ansible-playbook would compile its imports again).
@@ -41,12 +49,14 @@ venv: ## a virtualenv with requirements.txt
 hostpkgs: ## the Debian packages the fast tests need (molecule/harness/host-packages.txt; apt-get, only the missing)
 	@$(STAGE) "host packages (host-packages.txt)" molecule/harness/hostpkgs.sh
 
-docker: ## a Docker engine (installs docker.io and starts dockerd if none answers)
+docker: hostpkgs ## a Docker engine (installs docker.io and starts dockerd if none answers)
 	@$(STAGE) "docker engine" molecule/harness/dockerd.sh up
 
-images: docker ## systemd Debian 12 and 13 host images (debootstrap + docker import, cached)
-	@$(STAGE) "host image debian 12" molecule/harness/image.sh bookworm
-	@$(STAGE) "host image debian 13" molecule/harness/image.sh trixie
+images: image-bookworm image-trixie ## systemd Debian 12 and 13 host images (debootstrap + docker import, cached)
+
+# (hostpkgs installs debootstrap: image.sh then never needs apt-get, and both build at once)
+image-bookworm image-trixie: docker hostpkgs
+	@$(STAGE) "host image debian $(if $(filter image-bookworm,$@),12,13)" molecule/harness/image.sh $(@:image-%=%)
 
 standin: venv ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
 	@$(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
@@ -55,7 +65,8 @@ standin: venv ## the stand-in datadog-agent packages, their signed local reposit
 wheels: venv ## the offline wheelhouse the test hosts install the sample app from
 	@$(STAGE) "app wheelhouse" molecule/harness/wheels.sh
 
-setup: venv hostpkgs docker images standin wheels ## everything the tests need
+setup: ## everything the tests need (side by side where it can)
+	@$(PARALLEL) $(SETUP)
 
 lint: venv ## yamllint + ansible-lint (production profile)
 	@$(STAGE) "yamllint" yamllint --strict .
@@ -67,7 +78,8 @@ unit: venv hostpkgs ## fast tests, no containers
 molecule: setup ## every Molecule scenario CI runs
 	@$(STAGE) "molecule scenarios" pytest -m molecule $(LANES) $(PYTEST_ARGS)
 
-test: setup lint ## the README's test command: set up, lint, fast tests, every CI scenario
+test: ## the README's test command: set up and lint (side by side), fast tests, every CI scenario
+	@$(PARALLEL) $(SETUP) lint
 	@$(STAGE) "tests (fast + molecule)" pytest $(LANES) $(PYTEST_ARGS)
 
 bench: setup ## the figures the issues ask of bench/, as one table

@@ -23,8 +23,8 @@ up() {
   if ! command -v dockerd >/dev/null 2>&1; then
     echo "dockerd: installing Debian's docker.io"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq docker.io >/dev/null
+    "$(dirname "$0")"/apt-get.sh update -qq
+    "$(dirname "$0")"/apt-get.sh install -y -qq docker.io >/dev/null
   fi
   if ! answers; then
     echo "dockerd: starting (log: $logfile)"

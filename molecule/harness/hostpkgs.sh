@@ -20,6 +20,6 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "host packages: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"$(dirname "$0")"/apt-get.sh update -qq
+"$(dirname "$0")"/apt-get.sh install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "host packages: installed ${missing[*]}"

@@ -82,8 +82,8 @@ python3 -m pip --version >/dev/null 2>&1 || need+=(python3-pip)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing host tools: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq "${need[@]}" >/dev/null
+  "$here"/../apt-get.sh update -qq
+  "$here"/../apt-get.sh install -y -qq "${need[@]}" >/dev/null
 fi
 
 # ---------------------------------------------------------------- signing keys (generated once)
