@@ -33,13 +33,12 @@ MIN_SECRET_LEN = 8
 
 # --- the verifier's junit report -------------------------------------------------------------
 
-def expected_tests(tests_dir: Path) -> dict[tuple[str, str], bool]:
-    """(module stem, function) -> takes a host? for every test function pytest would collect.
+def _test_functions(tests_dir: Path):
+    """(module stem, function's AST) for every test function pytest would collect.
 
     Molecule's testinfra verifier runs the test_*.py files of the scenario's tests/ folder: the
     module-level test_* functions and the test_* methods of Test* classes.
     """
-    found = {}
     for path in sorted(Path(tests_dir).rglob("test_*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
@@ -47,20 +46,18 @@ def expected_tests(tests_dir: Path) -> dict[tuple[str, str], bool]:
             funcs += [n for n in cls.body if isinstance(n, ast.FunctionDef)]
         for fn in funcs:
             if fn.name.startswith("test_"):
-                found[(path.stem, fn.name)] = "host" in {a.arg for a in fn.args.args}
-    return found
+                yield path.stem, fn
+
+
+def expected_tests(tests_dir: Path) -> dict[tuple[str, str], bool]:
+    """(module stem, function) -> takes a host? for every test function pytest would collect."""
+    return {(stem, fn.name): "host" in {a.arg for a in fn.args.args} for stem, fn in _test_functions(tests_dir)}
 
 
 def one_host_tests(tests_dir: Path) -> dict[tuple[str, str], str]:
     """(module stem, function) -> platform, for the test functions marked one_host(platform)."""
-    found = {}
-    for path in sorted(Path(tests_dir).rglob("test_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_"):
-                platform = onehost.marked_platform(node)
-                if platform is not None:
-                    found[(path.stem, node.name)] = platform
-    return found
+    return {(stem, fn.name): platform for stem, fn in _test_functions(tests_dir)
+            if (platform := onehost.marked_platform(fn)) is not None}
 
 
 def _host_of(name: str, platforms: list[str]) -> str | None:
