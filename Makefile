@@ -46,7 +46,7 @@ $(VENV)/.installed: requirements.txt
 venv: ## a virtualenv with requirements.txt
 	@$(STAGE) "venv (requirements.txt)" $(MAKE) -s $(VENV)/.installed
 
-hostpkgs: ## the Debian packages the fast tests need (molecule/harness/host-packages.txt; apt-get, only the missing)
+hostpkgs: ## the Debian packages the fast tests and the image builder need (molecule/harness/host-packages.txt; apt-get, only the missing)
 	@$(STAGE) "host packages (host-packages.txt)" molecule/harness/hostpkgs.sh
 
 docker: hostpkgs ## a Docker engine (installs docker.io and starts dockerd if none answers)
