@@ -21,8 +21,9 @@ LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
 # What the tests need. `make setup` (and `make test`) runs these side by side where one does not
 # need another (make -j; each stage's output printed in one piece when it ends), apt-get one at a
-# time (molecule/harness/apt-get.sh): the virtualenv, then the stand-in repository, the wheelhouse
-# and the linters; meanwhile the host packages, the Docker engine, then both host images.
+# time (molecule/harness/apt-get.sh): the virtualenv, then the wheelhouse and the linters (they
+# use it); meanwhile the stand-in repository (the system's Python and pip), the host packages, the
+# Docker engine, then both host images.
 SETUP := venv hostpkgs docker images standin wheels
 PARALLEL := $(MAKE) -s -j4 --output-sync=target
 
@@ -61,7 +62,7 @@ images: image-bookworm image-trixie ## systemd Debian 12 and 13 host images (deb
 image-bookworm image-trixie: docker hostpkgs
 	@$(STAGE) "host image debian $(if $(filter image-bookworm,$@),12,13)" molecule/harness/image.sh $(@:image-%=%)
 
-standin: venv ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
+standin: ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
 	@$(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
 	@$(STAGE) "stand-in key rotation variants" molecule/harness/standin_rotation.sh
 
