@@ -6,6 +6,9 @@ SHELL := /bin/bash
 
 PYTHON ?= python3
 VENV := $(CURDIR)/.venv
+# The PATH without the virtualenv (also in the sub-makes, which inherit the one exported below):
+# for the stand-in build, which runs beside the venv's creation and uses the system's python3.
+SYSTEM_PATH := $(subst $(VENV)/bin:,,$(PATH))
 export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
@@ -63,8 +66,8 @@ image-bookworm image-trixie: docker hostpkgs
 	@$(STAGE) "host image debian $(if $(filter image-bookworm,$@),12,13)" molecule/harness/image.sh $(@:image-%=%)
 
 standin: ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
-	@$(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
-	@$(STAGE) "stand-in key rotation variants" molecule/harness/standin_rotation.sh
+	@PATH='$(SYSTEM_PATH)' $(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
+	@PATH='$(SYSTEM_PATH)' $(STAGE) "stand-in key rotation variants" molecule/harness/standin_rotation.sh
 
 wheels: venv ## the offline wheelhouse the test hosts install the sample app from
 	@$(STAGE) "app wheelhouse" molecule/harness/wheels.sh

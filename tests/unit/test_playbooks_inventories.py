@@ -153,3 +153,23 @@ def test_a_play_without_the_vault_stops_before_any_change_naming_the_file():
     assert "group_vars/all/vault.yml.example" in out
     assert "UNREACHABLE" not in out and "unreachable=0" in out, out[-3000:]
     assert re.search(r"failed=1", out)
+
+
+def test_ansible_cfg_pipelines_modules_on_every_connection(tmp_path):
+    """ansible.cfg sets pipelining under [connection], which every connection plugin reads (ssh,
+    community.docker.docker, local), not under [ssh_connection], which only ssh reads: a -vvv run
+    through the local connection pipes its module into python and copies nothing (no PUT); with
+    pipelining off the same run copies it. (Through docker exec: harness_smoke's verifier.)"""
+    playbook = tmp_path / "ping.yml"
+    playbook.write_text("- name: Ping\n  hosts: all\n  gather_facts: false\n  tasks:\n"
+                        "    - name: Ping\n      ansible.builtin.ping:\n")
+    argv = ["ansible-playbook", "-i", "localhost,", "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}",
+            str(playbook), "-vvv"]
+    res = run(*argv)
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "PUT " not in res.stdout, res.stdout[-3000:]
+    off = subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, env=dict(ENV, ANSIBLE_PIPELINING="0"),
+                         capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+    assert off.returncode == 0 and "PUT " in off.stdout, off.stdout[-3000:]
+    config = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    assert config["provisioner"]["config_options"]["connection"]["pipelining"] is True

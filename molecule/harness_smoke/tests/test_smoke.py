@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import scenariorun
 
 REPO = "/srv/datadog-standin-repo"
 
@@ -147,3 +148,27 @@ def test_upgrade_and_remove_scripts_stop_and_disable_the_units(host):
 
 def _q(text):
     return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+PING = """- name: Ping
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Ping
+      ansible.builtin.ping:
+"""
+
+
+def test_modules_are_piped_into_python_not_copied(host, tmp_path):
+    """A nested run with Molecule's ansible.cfg (the base config's [connection] pipelining): the
+    module goes into python on the host through one `docker exec`, and is never copied there
+    (no PUT); with pipelining off the same run copies it (the check sees what it claims to)."""
+    playbook = tmp_path / "ping.yml"
+    playbook.write_text(PING)
+    res = scenariorun.run(host, "pipelining", str(playbook), "-vvv")
+    assert res.rc == 0, scenariorun.tail(res.log)
+    assert "ESTABLISH DOCKER CONNECTION" in res.log, "not a -vvv run through the docker connection"
+    assert "PUT " not in res.log, scenariorun.tail(res.log)
+    off = scenariorun.run(host, "no-pipelining", str(playbook), "-vvv",
+                          env=dict(scenariorun.run_env(), ANSIBLE_PIPELINING="0"))
+    assert off.rc == 0 and "PUT " in off.log, scenariorun.tail(off.log)
