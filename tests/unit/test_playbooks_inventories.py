@@ -32,8 +32,8 @@ DOC_NETS = [ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24",
 ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
 
 
-def run(*argv):
-    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, env=ENV, capture_output=True, text=True,
+def run(*argv, env=ENV):
+    return subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300, check=False, stdin=subprocess.DEVNULL)
 
 
@@ -168,8 +168,7 @@ def test_ansible_cfg_pipelines_modules_on_every_connection(tmp_path):
     res = run(*argv)
     assert res.returncode == 0, res.stdout[-3000:]
     assert "PUT " not in res.stdout, res.stdout[-3000:]
-    off = subprocess.run([str(BIN / argv[0]), *argv[1:]], cwd=ROOT, env=dict(ENV, ANSIBLE_PIPELINING="0"),
-                         capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+    off = run(*argv, env=dict(ENV, ANSIBLE_PIPELINING="0"))
     assert off.returncode == 0 and "PUT " in off.stdout, off.stdout[-3000:]
     config = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
     assert config["provisioner"]["config_options"]["connection"]["pipelining"] is True
