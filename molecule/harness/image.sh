@@ -9,7 +9,7 @@ suite=${1:?usage: image.sh bookworm|trixie}
 here=$(cd "$(dirname "$0")" && pwd)
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 packages=systemd,systemd-sysv,dbus,python3,python3-apt,python3-debian,python3-venv,ca-certificates,gpg,iproute2,procps,git,redis-server,postgresql,sudo,less
-recipe=$( (cat "$0"; echo "$packages") | sha256sum | cut -c1-16)
+recipe=$( (cat "$0" "$here/zipimport_cache.py"; echo "$packages") | sha256sum | cut -c1-16)
 tag=ddapm-host:$suite
 
 have=$(docker image inspect -f '{{ index .Config.Labels "ddapm.recipe" }}' "$tag" 2>/dev/null || true)
@@ -39,6 +39,13 @@ done
 # User namespaces are not available inside these containers: Redis's PrivateUsers= would fail.
 mkdir -p "$root/etc/systemd/system/redis-server.service.d"
 printf '[Service]\nPrivateUsers=false\n' >"$root/etc/systemd/system/redis-server.service.d/harness.conf"
+# Ansible's module payloads are zips, and zipimport compiles their module_utils from source on every
+# task: cache that bytecode for the system's Python 3 (zipimport_cache.py says how, and what not).
+site=$(chroot "$root" python3 -c 'import sys; print("/usr/local/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
+install -d -m 0755 "$root$site" "$root/var/cache/ddapm-harness"
+install -d -m 0700 "$root/var/cache/ddapm-harness/zipimport"
+install -m 0644 "$here/zipimport_cache.py" "$root$site/ddapm_zipimport_cache.py"
+echo 'import ddapm_zipimport_cache; ddapm_zipimport_cache.install()' >"$root$site/ddapm-zipimport-cache.pth"
 rm -f "$root"/etc/apt/sources.list "$root"/etc/apt/sources.list.d/*
 : >"$root/etc/machine-id"
 rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb

@@ -1,7 +1,11 @@
 """Smoke checks of the harness: the stand-in agent (not Datadog's agent) from the signed repo."""
 
+import importlib.util
 import json
+import os
+from pathlib import Path
 
+import ansible.module_utils.basic
 import pytest
 import scenariorun
 
@@ -172,3 +176,29 @@ def test_modules_are_piped_into_python_not_copied(host, tmp_path):
     off = scenariorun.run(host, "no-pipelining", str(playbook), "-vvv",
                           env=dict(scenariorun.run_env(), ANSIBLE_PIPELINING="0"))
     assert off.rc == 0 and "PUT " in off.log, scenariorun.tail(off.log)
+
+
+def _zipimport_cache():
+    root = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+    spec = importlib.util.spec_from_file_location("zipimport_cache", root / "molecule/harness/zipimport_cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_host_keeps_the_bytecode_of_the_module_utils_the_controller_sent(host):
+    """The host image's zip-import bytecode cache (molecule/harness/zipimport_cache.py) is on for
+    the host's python3, and after the converge it holds the code of this controller's
+    ansible.module_utils.basic, keyed by that file's exact source for the host's interpreter, and
+    nothing for other users (root only: an entry is code root runs)."""
+    cache = _zipimport_cache()
+    wrapped = host.run("python3 -c 'import zipimport; print(zipimport._compile_source.compile_source)'")
+    assert wrapped.rc == 0 and "_compile_source" in wrapped.stdout, wrapped.stderr
+    tag = host.check_output("python3 -c 'import ddapm_zipimport_cache as c; print(c.interpreter_tag())'")
+    source = Path(ansible.module_utils.basic.__file__).read_bytes()
+    entry = f"{cache.CACHE_DIR}/{cache.cache_key(source, tag)}"
+    assert host.file(entry).is_file, f"no cache entry for the controller's basic.py ({tag})"
+    assert host.file(cache.CACHE_DIR).mode == 0o700 and host.file(cache.CACHE_DIR).user == "root"
+    filename = host.check_output(
+        f"python3 -c 'import marshal; print(marshal.loads(open(\"{entry}\", \"rb\").read()).co_filename)'")
+    assert filename.endswith("/ansible/module_utils/basic.py"), filename
