@@ -4,6 +4,9 @@ Same image and flags as .config/molecule/config.yml (SYS_ADMIN, seccomp/apparmor
 cgroup namespace, /sys/fs/cgroup rw, tmpfs /run /run/lock /tmp, no network but loopback, the
 stand-in repository and the wheelhouse mounted read-only), named ddapm-bench-<n> and labelled
 owner=ddapm-bench. Ansible reaches them with the community.docker.docker connection.
+Unlike Molecule's hosts, they run Ansible's modules as users' hosts do: the image's bytecode cache
+for zip imports (molecule/harness/zipimport_cache.py, a test-suite speed-up) is switched off by
+removing its directory, so every task compiles its module_utils as it would on a real host.
 """
 
 import subprocess
@@ -17,6 +20,7 @@ LABEL = "owner=ddapm-bench" + ("" if BENCH_DIR == "bench" else "-" + BENCH_DIR)
 PREFIX = "ddapm-bench-"
 REPO_DIR = "/srv/datadog-standin-repo"
 WHEEL_DIR = "/srv/wheels"
+ZIPIMPORT_CACHE = "/var/cache/ddapm-harness/zipimport"  # zipimport_cache.CACHE_DIR
 # Made-up API key of the right shape: the stand-in agent only checks its format.
 API_KEY = "0123456789abcdef0123456789abcdef"
 
@@ -66,6 +70,7 @@ class HostPool:
             names.append(name)
         for name in names:
             wait_booted(name)
+            docker("exec", name, "rm", "-rf", ZIPIMPORT_CACHE)
         return names
 
     def remove(self, names):

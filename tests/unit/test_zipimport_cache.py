@@ -125,3 +125,14 @@ def test_installing_twice_wraps_zipimport_once(cache):
         assert zipimport._compile_source.compile_source is original
     finally:
         zipimport._compile_source = original
+
+
+def test_the_bench_hosts_switch_off_the_cache_it_installs():
+    """bench/ measures hosts as users have them: it removes the directory the cache needs."""
+    bench = HARNESS.parents[1] / "bench"
+    sys.path.insert(0, str(bench))
+    try:
+        import hosts
+    finally:
+        sys.path.remove(str(bench))
+    assert hosts.ZIPIMPORT_CACHE == zipimport_cache.CACHE_DIR
