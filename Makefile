@@ -13,8 +13,11 @@ export PATH := $(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 # Byte-code goes to .cache/pycache, never into the tree, and is kept: each task's worker process
 # imports the roles' filter plugins again, and without a .pyc compiles them again (a third of
-# ansible-playbook's CPU in a run that changes nothing).
+# ansible-playbook's CPU in a run that changes nothing). With a prefix Python reads .pyc files
+# from it only, the standard library's too: a PYTHONDONTWRITEBYTECODE from the caller's
+# environment would make every process compile all it imports, so it is dropped.
 export PYTHONPYCACHEPREFIX := $(CURDIR)/.cache/pycache
+unexport PYTHONDONTWRITEBYTECODE
 STAGE := molecule/harness/stage.sh
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k agent"`.
 PYTEST_ARGS ?=

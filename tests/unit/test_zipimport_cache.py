@@ -136,3 +136,17 @@ def test_the_bench_hosts_switch_off_the_cache_it_installs():
     finally:
         sys.path.remove(str(bench))
     assert hosts.ZIPIMPORT_CACHE == zipimport_cache.CACHE_DIR
+
+
+def test_make_keeps_the_controllers_bytecode_and_outside_the_tree():
+    """On the controller, `make` runs Python with PYTHONPYCACHEPREFIX=.cache/pycache and writing
+    on, even when the caller's environment says PYTHONDONTWRITEBYTECODE (with a prefix and no
+    writing, every process would compile everything it imports, the standard library too)."""
+    root = HARNESS.parents[1]
+    probe = "probe: ; @python3 -c 'import sys; print(sys.dont_write_bytecode, sys.pycache_prefix)'"
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    res = subprocess.run(["make", "-s", "--no-print-directory", f"--eval={probe}", "probe"], cwd=root,
+                         env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", str(root / ".cache" / "pycache")]
