@@ -21,9 +21,9 @@ unexport PYTHONDONTWRITEBYTECODE
 STAGE := molecule/harness/stage.sh
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k agent"`.
 PYTEST_ARGS ?=
-# pytest-xdist workers for the Molecule scenarios: 2 runs the two lanes of
+# pytest-xdist workers for the Molecule scenarios: 3 runs the three lanes of
 # tests/molecule/test_scenarios.py side by side; 0 runs everything in one process.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
 .PHONY: help setup venv hostpkgs docker images image-bookworm image-trixie standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release

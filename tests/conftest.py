@@ -2,8 +2,8 @@
 
 - The tools of the interpreter running pytest (the venv) come first on PATH.
 - The fast tests run first (a broken role fails within minutes), then the Molecule scenarios.
-- `--lanes` (used by `make test` with `-n 2`): pytest-xdist runs two lanes side by side, one per
-  worker, each from start to end, so two Molecule scenarios run at a time. The scenarios' lanes
+- `--lanes` (used by `make test` with `-n 3`): pytest-xdist runs the lanes side by side, one per
+  worker, each from start to end, so three Molecule scenarios run at a time. The scenarios' lanes
   are in tests/molecule/test_scenarios.py (LANES); every other test is in lane "b". (xdist's own
   `--dist loadgroup` cannot do this with pytest 9.2: it renames node ids through an attribute
   pytest no longer reads.)
@@ -35,7 +35,7 @@ _SCENARIO_ID = re.compile(r"::test_molecule_scenario\[(?P<id>[^\]]+)\]$")
 
 def pytest_addoption(parser):
     parser.addoption("--lanes", action="store_true",
-                     help="with -n 2: one worker per lane of tests/molecule/test_scenarios.py (LANES)")
+                     help="with -n <lanes>: one worker per lane of tests/molecule/test_scenarios.py (LANES)")
 
 
 def lane_of(nodeid):

@@ -36,31 +36,33 @@ import scenario_checks as checks
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".cache" / "logs"
 
-# (scenario, platform or None for all platforms of the base config, lane). `make test` runs two
-# pytest-xdist workers, one per lane (tests/conftest.py), so two scenarios run at a time; the lanes
-# are balanced by the minutes each run took (in the comments: the CI run of 2026-12-01 18:11).
-# Lane a about 23, lane b about 23 with the fast tests (5), which run first, in lane "b". The
-# scenarios that run on both platforms run their verifier's tests on the two hosts side by side
-# (host lanes, molecule/conftest.py), the long tests of a role's own logic on one host each
+# (scenario, platform or None for all platforms of the base config, lane). `make test` runs three
+# pytest-xdist workers, one per lane (tests/conftest.py), so three scenarios run at a time: alone,
+# a scenario keeps about one core busy (it waits on restarts, health checks and settle times), so
+# two lanes left the 2 cores idle part of the time (CI 2026-12-01: 23.5 min of tests with two
+# lanes, 21.5 with three, both cores then 95% busy). The lanes are balanced by the minutes each run
+# took in that three-lane CI run (in the comments); the fast tests (about 5) run first, in lane "b".
+# The scenarios that run on both platforms run their verifier's tests on the two hosts side by
+# side (host lanes, molecule/conftest.py), the long tests of a role's own logic on one host each
 # (@pytest.mark.one_host, molecule/resources/tests/onehost.py).
 CI_RUNS = [
-    ("app_deploy", "app_deploy-debian12", "a"),  # 10.1
-    ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "a"),  # 6.8
+    ("app_deploy", "app_deploy-debian12", "a"),  # 14.8
+    ("datadog_agent_upgrade", "datadog_agent_upgrade-debian12", "c"),  # 7.8
     # Checks composed from the web, worker and db groups, the API key from a secrets backend, the
     # agent's proxy and APT through a proxy, on both platforms (APT 2.6 and APT 3).
-    ("datadog_agent_checks", None, "a"),  # 4.6
-    ("datadog_agent_bad_input", "datadog_agent_bad_input-debian12", "a"),  # 1.4
+    ("datadog_agent_checks", None, "b"),  # 5.6
+    ("datadog_agent_bad_input", "datadog_agent_bad_input-debian12", "c"),  # 2.2
     # The app end to end on Debian 13 here, on Debian 12 through the deploy playbooks above
     # (both scenarios run in full on both: `molecule test -s django_apm`).
-    ("django_apm", "django_apm-debian13", "b"),  # 5.5
-    ("datadog_agent", None, "b"),  # 5.3
+    ("django_apm", "django_apm-debian13", "c"),  # 9.7
+    ("datadog_agent", None, "b"),  # 7.4
     # Datadog's next APT key through datadog-signing-keys, then a repository signed by it only (both
     # platforms: APT 2.6 with gpgv, APT 3 with sqv), and datadog_agent_key_refresh.
-    ("datadog_agent_key_rotation", None, "b"),  # 3.3
-    ("datadog_agent_absent", "datadog_agent_absent-debian12", "b"),  # 1.8
-    ("harness_smoke", None, "b"),  # 1
+    ("datadog_agent_key_rotation", None, "a"),  # 4.7
+    ("datadog_agent_absent", "datadog_agent_absent-debian12", "c"),  # 1.7
+    ("harness_smoke", None, "b"),  # 1.6
     # The collection built, installed offline from its tarball and converged by FQCN role names.
-    ("collection", "collection-debian12", "b"),  # 1
+    ("collection", "collection-debian12", "a"),  # 1.6
 ]
 LANES = {f"{s}-{p}" if p else s: lane for s, p, lane in CI_RUNS}
 AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
