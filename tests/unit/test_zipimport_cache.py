@@ -1,6 +1,10 @@
-"""The host images' bytecode cache for zip imports (molecule/harness/zipimport_cache.py): a host
-runs the code the zip holds, the cache is used, and whatever goes wrong with it falls back to a
-plain compile. Each import runs in a new interpreter, as each Ansible task does on a host."""
+"""The suite's two bytecode caches.
+
+- The host images' cache for zip imports (molecule/harness/zipimport_cache.py): a host runs the
+  code the zip holds, the cache is used, and whatever goes wrong with it falls back to a plain
+  compile. Each import runs in a new interpreter, as each Ansible task does on a host. bench/
+  switches it off.
+- The controller's: `make` keeps bytecode in .cache/pycache (PYTHONPYCACHEPREFIX)."""
 
 import marshal
 import os
