@@ -12,6 +12,7 @@ the Molecule base config). tests/unit/test_collection.py proves that every filte
 resolves in the installed collection.
 """
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -35,8 +36,11 @@ def _load(path):
     return module.FilterModule().filters()
 
 
+@functools.cache
 def role_filters(root=_ROOT):
-    """The filters of every role under ``root``; two roles may not offer the same name."""
+    """The filters of every role under ``root``; two roles may not offer the same name. Loaded once
+    per process: Jinja asks for ``filters()`` at each lookup of one of them (a run's workers did it
+    five times each, re-importing the three role files every time)."""
     found, origin = {}, {}
     for path in _role_filter_files(root):
         for name, func in _load(path).items():
@@ -50,4 +54,4 @@ class FilterModule:
     """The roles' filters, as ddapm.django_datadog.<name>."""
 
     def filters(self):
-        return role_filters()
+        return dict(role_filters())
