@@ -124,3 +124,15 @@ def test_a_nested_check_run_and_the_real_run_of_the_same_playbook_in_the_outer_r
     assert check == real == {"A file written", "handler: Something restarted"}
     # The nested run's changes are not the outer run's: the outer file holds the real run only.
     assert changed(tmp_path / "outer.jsonl", host="localhost", check=True) == set()
+
+
+def test_changes_env_keeps_the_callbacks_the_run_enables_already(tmp_path):
+    """A verifier's run records its changes and keeps what Molecule's ansible.cfg enables
+    (ddapm_prefork): the variable, when set, else the config's callbacks_enabled."""
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\ncallbacks_enabled = ddapm_changes, ddapm_prefork\n")
+    env = changes_env(tmp_path / "c.jsonl", {"ANSIBLE_CONFIG": str(config)})
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "ddapm_changes,ddapm_prefork"
+    env = changes_env(tmp_path / "c.jsonl", {"ANSIBLE_CONFIG": str(config), "ANSIBLE_CALLBACKS_ENABLED": "profile_tasks"})
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "profile_tasks,ddapm_changes"
+    assert changes_env(tmp_path / "c.jsonl", {})["ANSIBLE_CALLBACKS_ENABLED"] == "ddapm_changes"

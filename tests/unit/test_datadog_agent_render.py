@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prefork import local_python, prefork_env
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLE = ROOT / "roles" / "datadog_agent"
@@ -195,10 +196,10 @@ def rendered(tmp_path_factory):
     playbook = tmp / "render.yml"
     playbook.write_text("---\n- name: Render\n  hosts: localhost\n  connection: local\n  gather_facts: false\n"
                         "  tasks:" + "".join(tasks))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins"))
+    env = prefork_env(dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                           ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_FILTER_PLUGINS=str(ROLE / "filter_plugins")))
     proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                           "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                           "-e", f"ansible_python_interpreter={local_python()}", str(playbook)],
                           capture_output=True, text=True, env=env, cwd=tmp, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     out = json.loads(proc.stdout)

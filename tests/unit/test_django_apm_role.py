@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from decouple import RepositoryEnv
+from prefork import local_python, prefork_env
 from test_django_apm_dotenv import systemd_parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,9 +93,9 @@ def _run(tmp_path, hosts, tag, *args, **env_extra):
     playbook = tmp_path / "site.yml"
     playbook.write_text("- name: The role on sample checkouts\n  hosts: all\n  gather_facts: false\n"
                         "  roles:\n    - role: django_apm\n")
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
-               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
-               GIT_CONFIG_GLOBAL="/dev/null", **env_extra)
+    env = prefork_env(dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"),
+                           ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1",
+                           GIT_CONFIG_GLOBAL="/dev/null", **env_extra))
     return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(inventory), str(playbook), *args],
                           env=env, capture_output=True, text=True, cwd=tmp_path, timeout=900)
 
@@ -137,7 +138,7 @@ def runs(tmp_path_factory, django_apm_sample_checkout):
         if "_foreign_dotenv" in case:
             (app / ".env").write_text(case["_foreign_dotenv"])
         hosts[name] = {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "ansible_connection": "local", "ansible_python_interpreter": local_python(),
             "django_apm_app_dir": str(app), "django_apm_venv": str(venv),
             "django_apm_app_user": USER, "django_apm_app_group": GROUP,
             "django_apm_env": "staging", "django_apm_verify": False, **public,
@@ -348,7 +349,7 @@ def secret_runs(tmp_path_factory, django_apm_sample_checkout):
     first, second, apps = {}, {}, {}
     for name, (before, after, _) in SECRET_CASES.items():
         app, venv, _sha = django_apm_sample_checkout(name)
-        base = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        base = {"ansible_connection": "local", "ansible_python_interpreter": local_python(),
                 "django_apm_app_dir": str(app), "django_apm_venv": str(venv),
                 "django_apm_app_user": USER, "django_apm_app_group": GROUP,
                 "django_apm_env": "staging", "django_apm_verify": False}

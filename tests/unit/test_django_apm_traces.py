@@ -33,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 from apmtest import span_contents  # the PHI search the django_apm scenario uses too
+from prefork import local_python, prefork_env
 PATIENT, USER, EMAIL = "12345", "alice.patientcare", "alice.patientcare@example.org"
 # The patient id, the other ids of the IN (...) list, the user's identity (also as SQL literals).
 NEEDLES = [PATIENT, "12346", "12347", USER, EMAIL, "Patientcare", "alice", "example.org"]
@@ -154,7 +155,7 @@ def world(tmp_path_factory, django_apm_sample_checkout, postgres):
         app, venv, sha = django_apm_sample_checkout("traces")
         inventory = tmp / "inventory.yml"
         inventory.write_text(yaml.safe_dump({"all": {"hosts": {"traces": {
-            "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+            "ansible_connection": "local", "ansible_python_interpreter": local_python(),
             "django_apm_app_dir": str(app), "django_apm_venv": str(venv), "django_apm_app_user": "nobody",
             "django_apm_app_group": "nogroup", "django_apm_env": "staging", "django_apm_verify": False,
             "django_apm_agent_port": agent_port,
@@ -163,7 +164,7 @@ def world(tmp_path_factory, django_apm_sample_checkout, postgres):
                                         "DB_HOST": "127.0.0.1", "DB_PORT": str(postgres["port"])},
         }}}}))
         (tmp / "site.yml").write_text("- name: Role\n  hosts: all\n  gather_facts: false\n  roles: [django_apm]\n")
-        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles"))
+        env = prefork_env(dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_ROLES_PATH=str(ROOT / "roles")))
         res = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(tmp / "site.yml")],
                              env=env, capture_output=True, text=True, timeout=600)
         assert res.returncode == 0, res.stdout[-4000:]

@@ -4,7 +4,8 @@
   code the zip holds, the cache is used, and whatever goes wrong with it falls back to a plain
   compile. Each import runs in a new interpreter, as each Ansible task does on a host. bench/
   switches it off.
-- The controller's: `make` keeps bytecode in .cache/pycache (PYTHONPYCACHEPREFIX)."""
+- The controller's: `make` keeps bytecode in .cache/pycache (PYTHONPYCACHEPREFIX), and the fast
+  tests' localhost hosts run modules with the first cache (prefork.local_python())."""
 
 import marshal
 import os
@@ -154,3 +155,20 @@ def test_make_keeps_the_controllers_bytecode_and_outside_the_tree():
                          env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert res.stdout.split() == ["False", str(root / ".cache" / "pycache")]
+
+
+def test_the_fast_tests_localhost_python_keeps_the_bytecode_of_zip_imports(tmp_path):
+    """prefork.local_python(), the interpreter of the fast tests' localhost hosts: this Python with
+    the cache installed on .cache/zipimport; the code it runs is still the zip's."""
+    from prefork import ZIPIMPORT_CACHE, local_python
+
+    source = f"def value():\n    return 'local {tmp_path.name}'\n".encode()
+    archive = _archive(tmp_path / "local.zip", source.decode())
+    entry = ZIPIMPORT_CACHE / zipimport_cache.cache_key(source)
+    code = f"import sys\nsys.path.insert(0, {str(archive)!r})\nimport payload\nprint(payload.value())\n"
+    for _ in range(2):
+        out = subprocess.run([local_python(), "-c", code], capture_output=True, text=True, check=True).stdout
+        assert out.strip() == f"local {tmp_path.name}"
+        assert entry.is_file(), "the import was not cached"
+    assert marshal.loads(entry.read_bytes()).co_filename.endswith("payload.py")
+    assert (ZIPIMPORT_CACHE.stat().st_mode & 0o777) == 0o700

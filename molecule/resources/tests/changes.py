@@ -9,6 +9,7 @@ says in words how a --check run and the real run that follows disagree ("" when 
 
 from __future__ import annotations
 
+import configparser
 import json
 from pathlib import Path
 
@@ -16,12 +17,27 @@ ROOT = Path(__file__).resolve().parents[3]
 CALLBACK_DIR = ROOT / "tests" / "callback_plugins"
 
 
+def enabled_callbacks(env):
+    """The callbacks a run with `env` enables: ANSIBLE_CALLBACKS_ENABLED, else callbacks_enabled of
+    the ansible.cfg that ANSIBLE_CONFIG names (Molecule's: ddapm_changes and ddapm_prefork)."""
+    if "ANSIBLE_CALLBACKS_ENABLED" in env:
+        return env["ANSIBLE_CALLBACKS_ENABLED"]
+    config = env.get("ANSIBLE_CONFIG")
+    if not config or not Path(config).is_file():
+        return ""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(config)
+    return parser.get("defaults", "callbacks_enabled", fallback="")
+
+
 def changes_env(path, env):
-    """`env` for an ansible-playbook run that records its changed tasks in `path` (emptied)."""
+    """`env` for an ansible-playbook run that records its changed tasks in `path` (emptied), with
+    the callbacks the run would enable anyway."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("")
-    callbacks = ",".join(filter(None, [env.get("ANSIBLE_CALLBACKS_ENABLED", ""), "ddapm_changes"]))
+    enabled = [name.strip() for name in enabled_callbacks(env).split(",") if name.strip()]
+    callbacks = ",".join(enabled + ([] if "ddapm_changes" in enabled else ["ddapm_changes"]))
     plugins = ":".join(filter(None, [str(CALLBACK_DIR), env.get("ANSIBLE_CALLBACK_PLUGINS", "")]))
     return dict(env, DDAPM_CHANGES_FILE=str(path), ANSIBLE_CALLBACKS_ENABLED=callbacks,
                 ANSIBLE_CALLBACK_PLUGINS=plugins)
