@@ -30,17 +30,22 @@ def enabled_callbacks(env):
     return parser.get("defaults", "callbacks_enabled", fallback="")
 
 
+def enable_callback(env, name):
+    """`env` with callback `name` of tests/callback_plugins enabled, keeping the callbacks the run
+    enables already (enabled_callbacks) and the callback folders it names."""
+    enabled = [n.strip() for n in enabled_callbacks(env).split(",") if n.strip()]
+    folders = [f for f in env.get("ANSIBLE_CALLBACK_PLUGINS", "").split(":") if f and f != str(CALLBACK_DIR)]
+    return dict(env, ANSIBLE_CALLBACKS_ENABLED=",".join(enabled + ([] if name in enabled else [name])),
+                ANSIBLE_CALLBACK_PLUGINS=":".join([str(CALLBACK_DIR), *folders]))
+
+
 def changes_env(path, env):
     """`env` for an ansible-playbook run that records its changed tasks in `path` (emptied), with
     the callbacks the run would enable anyway."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("")
-    enabled = [name.strip() for name in enabled_callbacks(env).split(",") if name.strip()]
-    callbacks = ",".join(enabled + ([] if "ddapm_changes" in enabled else ["ddapm_changes"]))
-    plugins = ":".join(filter(None, [str(CALLBACK_DIR), env.get("ANSIBLE_CALLBACK_PLUGINS", "")]))
-    return dict(env, DDAPM_CHANGES_FILE=str(path), ANSIBLE_CALLBACKS_ENABLED=callbacks,
-                ANSIBLE_CALLBACK_PLUGINS=plugins)
+    return dict(enable_callback(env, "ddapm_changes"), DDAPM_CHANGES_FILE=str(path))
 
 
 def records(path):

@@ -18,8 +18,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from changes import CALLBACK_DIR, enable_callback
+
 ROOT = Path(__file__).resolve().parents[3]
-CALLBACK_DIR = ROOT / "tests" / "callback_plugins"
 CACHE = ROOT / ".cache" / "ansiballz"
 HARNESS = ROOT / "molecule" / "harness"
 LOCAL_PYTHON = ROOT / ".cache" / "local-python"
@@ -28,12 +29,7 @@ ZIPIMPORT_CACHE = ROOT / ".cache" / "zipimport"
 
 def prefork_env(env):
     """`env` plus what enables ddapm_prefork (the callbacks and callback folders already named are kept)."""
-    enabled = [name for name in env.get("ANSIBLE_CALLBACKS_ENABLED", "").split(",") if name.strip()]
-    folders = [folder for folder in env.get("ANSIBLE_CALLBACK_PLUGINS", "").split(":") if folder]
-    return dict(env,
-                ANSIBLE_CALLBACKS_ENABLED=",".join(enabled + ([] if "ddapm_prefork" in enabled else ["ddapm_prefork"])),
-                ANSIBLE_CALLBACK_PLUGINS=":".join([str(CALLBACK_DIR)] + [f for f in folders if f != str(CALLBACK_DIR)]),
-                DDAPM_ANSIBALLZ_CACHE=env.get("DDAPM_ANSIBALLZ_CACHE") or str(CACHE))
+    return dict(enable_callback(env, "ddapm_prefork"), DDAPM_ANSIBALLZ_CACHE=env.get("DDAPM_ANSIBALLZ_CACHE") or str(CACHE))
 
 
 def _write(path, text, mode):
