@@ -108,6 +108,7 @@ def _molecule(args, env, log, on_step=None):
     announces that step "Executing" and "Executed", with Molecule and its children stopped
     (SIGSTOP to its process group) so that no later step touches the hosts meanwhile."""
     on_step = on_step or {}
+    started = time.monotonic()
     with log.open("a") as out:
         out.write(f"\n$ molecule {' '.join(args)}\n")
         out.flush()
@@ -118,6 +119,8 @@ def _molecule(args, env, log, on_step=None):
             out.write(line)
             out.flush()
             match = _STEP.search(line)
+            if match:  # where a scenario's time goes: each step's start and end, in seconds
+                out.write(f"# {match['step']} {match['phase'].lower()} at +{time.monotonic() - started:.1f}s\n")
             if match and match["step"] in on_step:
                 os.killpg(proc.pid, signal.SIGSTOP)
                 try:
