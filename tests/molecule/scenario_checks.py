@@ -140,6 +140,28 @@ def parse_systemctl_show(text: str) -> dict[str, dict[str, str]]:
     return units
 
 
+def _containers(platforms: list[str]) -> list[str]:
+    """The names of the containers (running or not) named exactly as one of `platforms`."""
+    if not platforms:
+        return []
+    listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}", *(f"--filter=name=^/{p}$" for p in platforms)],
+                            capture_output=True, text=True, check=True, timeout=60).stdout.split()
+    return sorted(set(listed) & set(platforms))
+
+
+def remove_hosts(platforms: list[str]) -> str:
+    """Remove the scenario's host containers, as Molecule's docker destroy does (docker rm -f), and
+    say what was removed. Molecule's own `destroy` runs a playbook for it: 7 CPU seconds and 8 to
+    11 s each time, twice per scenario run. Raises if a container is still there afterwards."""
+    present = _containers(platforms)
+    if present:
+        subprocess.run(["docker", "rm", "-f", "-v", *present], capture_output=True, text=True, check=False, timeout=120)
+    left = _containers(platforms)
+    if left:
+        raise RuntimeError(f"containers still there after docker rm -f: {left}")
+    return f"removed: {', '.join(present) or 'none was there'}"
+
+
 def unit_states(platforms: list[str], units) -> dict[str, dict[str, dict[str, str]]]:
     """{platform: {unit: {prop: value}}} read on each live host; a host that does not answer, {}."""
     states = {}

@@ -17,7 +17,8 @@ The driver reads Molecule's output as it comes: when Molecule announces the idem
 (SIGSTOP), reads the units' state on each host (docker exec ... systemctl show), and lets it go on
 (SIGCONT). (Only `molecule test` takes -p, so the sequence cannot be run one command at a time.)
 Molecule prunes the ephemeral directory when its sequence ends with destroy, so the driver runs the
-sequence with --destroy never, between two `molecule destroy` of its own.
+sequence with --destroy never, between two removals of its own of the scenario's containers
+(scenario_checks.remove_hosts: what Molecule's docker destroy does, without its playbook).
 Scenario folders that CI must not run (they need the internet) are listed in NOT_IN_CI, and
 a test makes sure every scenario folder is in one list or the other.
 """
@@ -130,6 +131,11 @@ def _molecule(args, env, log, on_step=None):
         return proc.wait()
 
 
+def _remove_hosts(platforms, log):
+    with log.open("a") as out:
+        out.write(f"\n$ docker rm -f -v {' '.join(platforms)}\n{checks.remove_hosts(platforms)}\n")
+
+
 @pytest.mark.molecule
 @pytest.mark.parametrize(
     "scenario,platform", [(s, p) for s, p, _ in CI_RUNS], ids=list(LANES)
@@ -148,9 +154,9 @@ def test_molecule_scenario(scenario, platform):
     started = time.time()
     log.write_text("")
     junit.unlink(missing_ok=True)
-    _molecule(["destroy", "-s", scenario], env, log)  # what an aborted run may have left
-    shutil.rmtree(ephemeral, ignore_errors=True)
     platforms = checks.scenario_platforms(ROOT, scenario, platform)
+    _remove_hosts(checks.scenario_platforms(ROOT, scenario, None), log)  # what an aborted run may have left
+    shutil.rmtree(ephemeral, ignore_errors=True)
     units = UNITS_KEPT.get(scenario, ())
     states = {}
 
@@ -161,7 +167,7 @@ def test_molecule_scenario(scenario, platform):
     try:
         rc = _molecule(cmd, env, log, on_step={"idempotence": idempotence})
     finally:
-        _molecule(["destroy", "-s", scenario], env, log)
+        _remove_hosts(platforms, log)
     problems = [] if rc == 0 else [f"`molecule {' '.join(cmd)}` exited {rc}"]
     with log.open("a") as out:
         out.write(f"\nunits around Molecule's idempotence step: {states}\n")

@@ -2,6 +2,7 @@
 folders, vault files and logs: a scenario with no tests, a test that did not run on a platform, a
 skip, and a secret in a log each fail the run."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,22 @@ def test_sequences_of_the_scenarios():
     assert checks.test_sequence(ROOT, "harness_smoke")[3:5] == ["converge", "idempotence"]
     # Its own no-op test (test_runs.py::test_noop_run_changes_and_restarts_nothing) replaces the step.
     assert checks.test_sequence(ROOT, "datadog_agent")[3:5] == ["converge", "verify"]
+
+
+def test_remove_hosts_removes_the_scenario_containers_and_only_those():
+    """The driver's removal of a scenario's hosts (instead of `molecule destroy`): the named
+    containers go, running or not, a name with no container is no error, and a container whose name
+    only starts like a platform's stays."""
+    names = ["ddapm-rmtest-debian12", "ddapm-rmtest-debian13"]
+    keep = "ddapm-rmtest-debian12-other"
+    try:
+        for name in (names[0], keep):
+            subprocess.run(["docker", "create", "--name", name, "--network", "none", "ddapm-host:bookworm",
+                            "/bin/true"], check=True, capture_output=True)
+        assert checks.remove_hosts(names) == f"removed: {names[0]}"
+        listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], check=True,
+                                capture_output=True, text=True).stdout.split()
+        assert names[0] not in listed and keep in listed
+        assert checks.remove_hosts(names) == "removed: none was there"
+    finally:
+        subprocess.run(["docker", "rm", "-f", *names, keep], capture_output=True, check=False)
