@@ -172,3 +172,27 @@ def test_ansible_cfg_pipelines_modules_on_every_connection(tmp_path):
     assert off.returncode == 0 and "PUT " in off.stdout, off.stdout[-3000:]
     config = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
     assert config["provisioner"]["config_options"]["connection"]["pipelining"] is True
+
+
+def test_no_role_playbook_or_scenario_reads_a_fact_as_a_top_level_variable():
+    """The Molecule runs set inject_facts_as_vars false, which proves the roles behave the same with
+    either setting only if nothing reads a fact as a top-level ansible_* variable: no file of the
+    roles, playbooks, inventories, templates or scenarios names one of the facts this controller's
+    setup module returns (ansible_local aside: Ansible always promotes it)."""
+    base = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    assert base["provisioner"]["config_options"]["defaults"]["inject_facts_as_vars"] is False
+    proc = run("ansible", "localhost", "-i", "localhost,", "-c", "local", "-m", "ansible.builtin.setup",
+               "-a", "gather_subset=all", "-e", f"ansible_python_interpreter={sys.executable}", "-o")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    facts = json.loads(proc.stdout.split("=>", 1)[1])["ansible_facts"]
+    names = sorted(n for n in facts if n.startswith("ansible_") and n != "ansible_local")
+    assert "ansible_distribution" in names and len(names) > 50, names
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    found = []
+    for folder in ("roles", "playbooks", "inventory", "templates", "molecule"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".yml", ".yaml", ".j2") and path.is_file():
+                for number, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+                    if match := pattern.search(line):
+                        found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(1)}")
+    assert not found, "facts read as top-level variables (use ansible_facts[...]):\n" + "\n".join(found)
