@@ -7,7 +7,8 @@ masked). A run passes when Molecule exits 0 AND (scenario_checks.py):
 - no secret of the scenarios' vaulted files (or inventory/local's demo secrets) is in any log the
   run wrote: this log, the junit report, the scenario's ephemeral directory
   (.cache/molecule/<scenario>: the runs/*.log of -vvv, --diff and --check runs), other new files in
-  .cache/logs.
+  .cache/logs. The directory must still hold the run's changes.jsonl when they are searched: until
+  2026-12-02 the driver's closing `molecule destroy` pruned it first, and runs/ went unsearched.
 - the units the scenario runs (UNITS_KEPT below: the app units and BOTH agent units, each on its
   own) are active with a real main PID before Molecule's idempotence step and are still active
   with the same MainPID, NRestarts and ActiveEnterTimestampMonotonic after it (systemd's account
@@ -178,6 +179,10 @@ def test_molecule_scenario(scenario, platform):
         problems.append(f"the driver did not see Molecule's idempotence step start and end (saw {sorted(states)})")
     if rc == 0:
         problems += checks.verifier_problems(junit, ROOT / "molecule" / scenario / "tests", platforms)
+    if rc == 0 and not (ephemeral / "changes.jsonl").is_file():
+        # Every scenario's converge changes something (ddapm_changes writes it there): without it the
+        # ephemeral directory was pruned (as `molecule destroy` does) and its logs would go unscanned.
+        problems.append(f"{ephemeral}/changes.jsonl is missing: the run's logs there cannot be searched for secrets")
     others = {f"{kind}-{r}.{ext}" for r in LANES for kind, ext in (("molecule", "log"), ("junit", "xml"))}
     problems += checks.secret_findings(
         [log, junit, ephemeral, *checks.logs_written_since(LOGS, started, others)], secrets)

@@ -180,14 +180,16 @@ DIFF_SECRETS = yaml.safe_load((SCENARIO / "vars" / "dotenv_diff.yml").read_text(
 DOTENV_SUMMARY = "django_apm : Configure | what the .env changes"
 
 
-def test_dotenv_secrets_show_names_never_values(host):
+def test_dotenv_secrets_show_names_never_values(host, tmp_path):
     """The .env holds or held secrets: the API key (django_apm_write_api_key false -> true -> false)
     and PARTNER_API_SECRET of django_apm_dotenv_extra (a name under the *SECRET* rule), added by a
     deploy.yml --diff run, changed by a --check --diff run (which writes nothing), removed by a
     --diff run. Every run says which names it adds, changes or removes (secret, value hidden), no
     log holds a value (the new ones, the old ones, the vaulted ones), and the .env ends as the
     inventory writes it. (Each change in both modes, on every shape of .env, is proven on the role
-    itself by the fast tests: tests/unit/test_django_apm_role.py, SECRET_CASES.)"""
+    itself by the fast tests: tests/unit/test_django_apm_role.py, SECRET_CASES.) The values go in
+    an extra-vars file (0600), as a user passes secrets: an inline -e would put them on the
+    command line, in the process list and in the first line of the run's log."""
     base = STAGING_APP["django_apm_dotenv_extra"]
     first = (DIFF_SECRETS["diff_api_key_first"], DIFF_SECRETS["diff_partner_secret_first"])
     second = (DIFF_SECRETS["diff_api_key_second"], DIFF_SECRETS["diff_partner_secret_second"])
@@ -203,7 +205,10 @@ def test_dotenv_secrets_show_names_never_values(host):
             inputs.update(django_apm_write_api_key=True, django_apm_api_key=given[0],
                           django_apm_dotenv_extra={**base, "PARTNER_API_SECRET": given[1]})
         name = f"dotenv-{step}{'-check' if '--check' in mode else ''}"
-        rc, log, recap = run_playbook(host, name, "deploy", "-e", json.dumps(inputs), *mode)
+        inputs_file = tmp_path / f"{name}.json"
+        inputs_file.touch(mode=0o600)
+        inputs_file.write_text(json.dumps(inputs))
+        rc, log, recap = run_playbook(host, name, "deploy", "-e", f"@{inputs_file}", *mode)
         assert rc == 0 and recap["failed"] == 0, tail(log)
         summary = task_output(log, DOTENV_SUMMARY)
         for var in ("DD_API_KEY", "PARTNER_API_SECRET"):
