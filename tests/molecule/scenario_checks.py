@@ -162,6 +162,17 @@ def remove_hosts(platforms: list[str]) -> str:
     return f"removed: {', '.join(present) or 'none was there'}"
 
 
+def ephemeral_problems(ephemeral: Path) -> list[str]:
+    """The scenario's ephemeral directory must still hold the run's changes.jsonl when its logs are
+    searched for secrets: every scenario run writes it (ddapm_changes: Molecule's create already
+    changes something), and a directory without it was pruned (as `molecule destroy` prunes it), its
+    runs/ logs gone unsearched."""
+    if (ephemeral / "changes.jsonl").is_file():
+        return []
+    return [f"{ephemeral}/changes.jsonl is missing: the directory was pruned or never written, so the "
+            "run's logs there cannot be searched for secrets"]
+
+
 def unit_states(platforms: list[str], units) -> dict[str, dict[str, dict[str, str]]]:
     """{platform: {unit: {prop: value}}} read on each live host; a host that does not answer, {}."""
     states = {}

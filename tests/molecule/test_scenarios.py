@@ -102,6 +102,26 @@ def test_every_scenario_with_an_idempotence_step_names_its_units():
             assert scenario in UNITS_KEPT, f"{scenario}: which units must idempotence leave alone?"
 
 
+@pytest.mark.molecule  # needs the Docker engine and a host image: `make molecule` / `make test` set them up
+def test_remove_hosts_removes_the_scenario_containers_and_only_those():
+    """The driver's removal of a scenario's hosts (instead of `molecule destroy`): the named
+    containers go, running or not, a name with no container is no error, and a container whose name
+    only starts like a platform's stays."""
+    names = ["ddapm-rmtest-debian12", "ddapm-rmtest-debian13"]
+    keep = "ddapm-rmtest-debian12-other"
+    try:
+        for name in (names[0], keep):
+            subprocess.run(["docker", "create", "--name", name, "--network", "none", "ddapm-host:bookworm",
+                            "/bin/true"], check=True, capture_output=True)
+        assert checks.remove_hosts(names) == f"removed: {names[0]}"
+        listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], check=True,
+                                capture_output=True, text=True).stdout.split()
+        assert names[0] not in listed and keep in listed
+        assert checks.remove_hosts(names) == "removed: none was there"
+    finally:
+        subprocess.run(["docker", "rm", "-f", *names, keep], capture_output=True, check=False)
+
+
 _STEP = re.compile(r"\[[^\]>]+ > (?P<step>[a-z_]+)\] (?P<phase>Executing|Executed)\b")
 
 
@@ -179,10 +199,8 @@ def test_molecule_scenario(scenario, platform):
         problems.append(f"the driver did not see Molecule's idempotence step start and end (saw {sorted(states)})")
     if rc == 0:
         problems += checks.verifier_problems(junit, ROOT / "molecule" / scenario / "tests", platforms)
-    if rc == 0 and not (ephemeral / "changes.jsonl").is_file():
-        # Every scenario's converge changes something (ddapm_changes writes it there): without it the
-        # ephemeral directory was pruned (as `molecule destroy` does) and its logs would go unscanned.
-        problems.append(f"{ephemeral}/changes.jsonl is missing: the run's logs there cannot be searched for secrets")
+    if rc == 0:
+        problems += checks.ephemeral_problems(ephemeral)
     others = {f"{kind}-{r}.{ext}" for r in LANES for kind, ext in (("molecule", "log"), ("junit", "xml"))}
     problems += checks.secret_findings(
         [log, junit, ephemeral, *checks.logs_written_since(LOGS, started, others)], secrets)

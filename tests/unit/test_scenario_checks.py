@@ -2,7 +2,6 @@
 folders, vault files and logs: a scenario with no tests, a test that did not run on a platform, a
 skip, and a secret in a log each fail the run."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -282,20 +281,13 @@ def test_sequences_of_the_scenarios():
     assert checks.test_sequence(ROOT, "datadog_agent")[3:5] == ["converge", "verify"]
 
 
-def test_remove_hosts_removes_the_scenario_containers_and_only_those():
-    """The driver's removal of a scenario's hosts (instead of `molecule destroy`): the named
-    containers go, running or not, a name with no container is no error, and a container whose name
-    only starts like a platform's stays."""
-    names = ["ddapm-rmtest-debian12", "ddapm-rmtest-debian13"]
-    keep = "ddapm-rmtest-debian12-other"
-    try:
-        for name in (names[0], keep):
-            subprocess.run(["docker", "create", "--name", name, "--network", "none", "ddapm-host:bookworm",
-                            "/bin/true"], check=True, capture_output=True)
-        assert checks.remove_hosts(names) == f"removed: {names[0]}"
-        listed = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], check=True,
-                                capture_output=True, text=True).stdout.split()
-        assert names[0] not in listed and keep in listed
-        assert checks.remove_hosts(names) == "removed: none was there"
-    finally:
-        subprocess.run(["docker", "rm", "-f", *names, keep], capture_output=True, check=False)
+def test_an_ephemeral_directory_pruned_before_the_secret_scan_fails(tmp_path):
+    """Until 2026-12-02 the driver's closing `molecule destroy` pruned the ephemeral directory before
+    the secret scan, and the runs/ logs were never searched: a directory without the run's
+    changes.jsonl now fails the scenario."""
+    ephemeral = tmp_path / "scenario"
+    (ephemeral / "runs").mkdir(parents=True)
+    problems = checks.ephemeral_problems(ephemeral)
+    assert len(problems) == 1 and "changes.jsonl is missing" in problems[0]
+    (ephemeral / "changes.jsonl").write_text('{"task": "x"}\n')
+    assert checks.ephemeral_problems(ephemeral) == []
