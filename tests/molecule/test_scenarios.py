@@ -199,7 +199,6 @@ def test_molecule_scenario(scenario, platform):
         problems.append(f"the driver did not see Molecule's idempotence step start and end (saw {sorted(states)})")
     if rc == 0:
         problems += checks.verifier_problems(junit, ROOT / "molecule" / scenario / "tests", platforms)
-    if rc == 0:
         problems += checks.ephemeral_problems(ephemeral)
     others = {f"{kind}-{r}.{ext}" for r in LANES for kind, ext in (("molecule", "log"), ("junit", "xml"))}
     problems += checks.secret_findings(
