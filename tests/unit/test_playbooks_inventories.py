@@ -174,6 +174,17 @@ def test_ansible_cfg_pipelines_modules_on_every_connection(tmp_path):
     assert config["provisioner"]["config_options"]["connection"]["pipelining"] is True
 
 
+def test_ansible_playbook_looks_for_results_every_10_ms_here_and_in_molecule():
+    """ansible.cfg sets internal_poll_interval (an ini key only: Ansible reads no variable for it)
+    and Ansible takes it from there, and the Molecule runs set the same value."""
+    proc = run("ansible-config", "dump", "--only-changed")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("DEFAULT_INTERNAL_POLL_INTERVAL")), "")
+    assert str(ROOT / "ansible.cfg") in line and line.endswith("= 0.01"), proc.stdout
+    base = yaml.safe_load((ROOT / ".config" / "molecule" / "config.yml").read_text())
+    assert base["provisioner"]["config_options"]["defaults"]["internal_poll_interval"] == 0.01
+
+
 def test_no_role_playbook_or_scenario_reads_a_fact_as_a_top_level_variable():
     """The Molecule runs set inject_facts_as_vars false, which proves the roles behave the same with
     either setting only if nothing reads a fact as a top-level ansible_* variable: no file of the
