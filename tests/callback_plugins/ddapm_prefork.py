@@ -3,7 +3,7 @@
 Ansible runs each task on each host in a new process forked from ansible-playbook. What a worker
 loads or builds dies with it, and what ansible-playbook itself builds lives only as long as the
 run. Measured on a `molecule converge` of datadog_agent (cProfile of the workers, 2026-12-01),
-two costs are the same in every run and every worker, and this callback, loaded in
+three costs are the same in every run and every worker, and this callback, loaded in
 ansible-playbook's own process before the first fork, pays them once:
 
 - **AnsiballZ payloads.** Before a Python module first runs in an ansible-playbook run, Ansible
@@ -22,6 +22,12 @@ ansible-playbook's own process before the first fork, pays them once:
   `_ensure_non_collection_wrappers`: a fifth of a worker's CPU in that profile). Loading them at
   the start of each play lets every worker inherit them. Ansible drops that cache itself when a
   role added later (include_role) brings plugin folders, and the workers then load them as before.
+- **Connection plugins of collections.** ansible-playbook loads the connection, shell and become
+  plugins of its own folders before the first fork, not those of collections: each worker that
+  reaches a host through community.docker.docker imports that plugin from source and parses its
+  documentation again (0.02 CPU seconds per task, a third of such a worker's own CPU, measured with
+  getrusage on 40 tasks against one container, 2026-12-02). At play start the callback loads the
+  connection plugins the inventory names for the play's hosts.
 
 The modules run on the hosts exactly as without this callback: the payload is the same zip of the
 same files. bench/ never enables it: it measures runs as users' controllers make them.
@@ -43,17 +49,18 @@ from pathlib import Path
 import ansible
 from ansible import constants as C
 from ansible.plugins.callback import CallbackBase
-from ansible.plugins.loader import filter_loader, test_loader
+from ansible.plugins.loader import connection_loader, filter_loader, test_loader
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
 
 DOCUMENTATION = """
 name: ddapm_prefork
 type: aggregate
-short_description: share AnsiballZ payloads between runs and load Jinja plugins before workers fork (tests)
+short_description: share AnsiballZ payloads between runs, load Jinja and connection plugins before workers fork (tests)
 description:
   - With DDAPM_ANSIBALLZ_CACHE set, seeds this run's AnsiballZ cache with the payloads earlier
     runs built from files of this virtualenv only, and adds the ones this run builds.
   - Loads the Jinja filter and test plugins at the start of each play, before the workers fork.
+  - Loads the connection plugins the inventory names for the play's hosts, before the workers fork.
 requirements:
   - enabled in callbacks_enabled
 """
@@ -150,6 +157,26 @@ def publish(own, shared, skip, prefix=sys.prefix):
     return looked
 
 
+def connection_names(play):
+    """The connection plugins the play's hosts are reached through, as far as the inventory says
+    it without templating: the play's `connection`, then each host's ansible_connection (its own
+    variable, else its groups' by depth). Templated values are left to the workers."""
+    names = set()
+    if isinstance(play.connection, str) and "{{" not in play.connection:
+        names.add(play.connection)
+    inventory = getattr(getattr(play, "_variable_manager", None), "_inventory", None)
+    if inventory is None:
+        return names
+    for host in inventory.get_hosts(play.hosts):
+        value = host.get_vars().get("ansible_connection")
+        for group in sorted(host.get_groups(), key=lambda g: g.depth, reverse=True):
+            if value is None:
+                value = group.get_vars().get("ansible_connection")
+        if isinstance(value, str) and "{{" not in value:
+            names.add(value)
+    return names
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -172,6 +199,11 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         for loader in (filter_loader, test_loader):
             for _plugin in loader.all():
+                pass
+        for name in connection_names(play):
+            try:
+                connection_loader.get(name, class_only=True)
+            except Exception:  # pylint: disable=broad-except  # the worker then reports it, as without this callback
                 pass
         self._publish()
 

@@ -221,3 +221,67 @@ def test_a_filter_of_a_role_included_after_the_play_started_still_resolves(tmp_p
         "- name: Use the role's own filter\n  ansible.builtin.debug:\n    msg: \"{{ 'late' | late_role_shout }}\"\n")
     log = _playbook(tmp_path, LATE_PLAYBOOK, _env(None, ANSIBLE_ROLES_PATH=str(tmp_path / "roles")))
     assert "a-b" in log and "LATE!" in log, log[-3000:]
+
+
+RECORDER = '''
+import os
+from ansible.plugins.connection.local import Connection as _Local
+
+DOCUMENTATION = """
+name: recorder
+short_description: the local connection, noting each process that imports it
+description: [the local connection; each import appends the importing process's PID to $RECORDER_FILE]
+author: ddapm tests
+options: {}
+"""
+
+with open(os.environ["RECORDER_FILE"], "a", encoding="utf-8") as _out:
+    _out.write(f"{os.getpid()}\\n")
+
+
+class Connection(_Local):
+    transport = "recorder"
+'''
+RECORDER_PLAYBOOK = """
+- name: Three tasks through the recorder connection
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Ping 1
+      ansible.builtin.ping:
+    - name: Ping 2
+      ansible.builtin.ping:
+    - name: Ping 3
+      ansible.builtin.ping:
+"""
+
+
+@pytest.mark.parametrize("where", ["host", "group"])
+def test_the_workers_inherit_the_connection_plugin_the_inventory_names(tmp_path, where):
+    """ansible-playbook loads the connection plugins of its own folders before the first fork, not
+    those of collections: each worker then loads such a plugin from source (community.docker's
+    docker: about 0.02 CPU s per task). The callback loads the collection connection plugins the
+    inventory names (a host's or its group's ansible_connection) at play start: the plugin is then
+    imported by ansible-playbook alone; without the callback, by each task's worker."""
+    plugins = tmp_path / "ansible_collections" / "ddapmtest" / "rec" / "plugins" / "connection"
+    plugins.mkdir(parents=True)
+    (plugins.parents[1] / "galaxy.yml").write_text("namespace: ddapmtest\nname: rec\nversion: 1.0.0\n")
+    (plugins / "recorder.py").write_text(RECORDER)
+    conn = {"ansible_connection": "ddapmtest.rec.recorder", "ansible_python_interpreter": sys.executable}
+    host = {"h1": conn if where == "host" else {"ansible_python_interpreter": sys.executable}}
+    inventory = {"all": {"children": {"g": {"hosts": host, **({"vars": conn} if where == "group" else {})}}}}
+    (tmp_path / "hosts.yml").write_text(json.dumps(inventory))
+    (tmp_path / "play.yml").write_text(RECORDER_PLAYBOOK)
+    pids = {}
+    for mode in ("callback", "none"):
+        record = tmp_path / f"imports-{mode}.txt"
+        env = _env(None, RECORDER_FILE=str(record), ANSIBLE_COLLECTIONS_PATH=str(tmp_path))
+        if mode == "none":
+            del env["ANSIBLE_CALLBACKS_ENABLED"]
+        proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(tmp_path / "hosts.yml"),
+                               str(tmp_path / "play.yml")], capture_output=True, text=True, env=env, check=False,
+                              timeout=300, cwd=tmp_path)
+        assert proc.returncode == 0 and "ok=3" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+        pids[mode] = record.read_text().split()
+    assert len(pids["callback"]) == 1, f"imported by {len(pids['callback'])} processes with the callback"
+    assert len(set(pids["none"])) == 3, f"without the callback each worker imports it: {pids['none']}"
