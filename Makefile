@@ -48,12 +48,14 @@ $(VENV)/.installed: requirements.txt
 	@# A pip failure fails the stage (pipefail); only grep's "no line left" is ignored.
 	@$(VENV)/bin/pip install -q --no-compile --disable-pip-version-check -r requirements.txt 2>&1 \
 	  | { grep -v "is ignored: it is neither" || true; }
-	@# Byte-code, on every core, into PYTHONPYCACHEPREFIX (exported above: Python reads .pyc files
-	@# from there only). Not for ansible_collections/ (two thirds of the files): Ansible's
-	@# collection loader compiles those from source on import and never reads a .pyc. 67 s instead
-	@# of pip's own compile's 93 s.
-	@$(VENV)/bin/python -m compileall -q -j0 -x '/ansible_collections/' $(VENV)/lib >/dev/null
-	@$(VENV)/bin/python -c 'import ansible, molecule, testinfra, ansiblelint' 
+	@# No byte-code compiled ahead (pip --no-compile, no compileall): each module is compiled the
+	@# first time a process imports it, into PYTHONPYCACHEPREFIX (exported above), where every later
+	@# process finds it. The suite imports a fraction of the virtualenv's 6,569 files outside
+	@# ansible_collections/ (whose .pyc Ansible's collection loader never reads): compiling them
+	@# all took 34 CPU s and 19 s on an idle 2-core machine, 67 s in the busy set-up of `make test`,
+	@# on the way to every other stage; the first ansible-playbook run compiles what it imports in
+	@# 1.6 s (2026-12-02).
+	@$(VENV)/bin/python -c 'import ansible, molecule, testinfra, ansiblelint'
 	@touch $@
 
 venv: ## a virtualenv with requirements.txt
