@@ -200,7 +200,11 @@ class CallbackModule(CallbackBase):
         for loader in (filter_loader, test_loader):
             for _plugin in loader.all():
                 pass
-        for name in connection_names(play):
+        try:
+            names = connection_names(play)
+        except Exception:  # pylint: disable=broad-except  # a hosts pattern the inventory cannot resolve yet
+            names = set()
+        for name in names:
             try:
                 connection_loader.get(name, class_only=True)
             except Exception:  # pylint: disable=broad-except  # the worker then reports it, as without this callback
