@@ -48,9 +48,11 @@ from pathlib import Path
 
 import ansible
 from ansible import constants as C
+from ansible.inventory.helpers import get_group_vars
 from ansible.plugins.callback import CallbackBase
 from ansible.plugins.loader import connection_loader, filter_loader, test_loader
 from ansible.release import __version__ as ANSIBLE_CORE_VERSION
+from ansible.utils.vars import combine_vars
 
 DOCUMENTATION = """
 name: ddapm_prefork
@@ -160,7 +162,7 @@ def publish(own, shared, skip, prefix=sys.prefix):
 def connection_names(play):
     """The connection plugins the play's hosts are reached through, as far as the inventory says
     it without templating: the play's `connection`, then each host's ansible_connection (its own
-    variable, else its groups' by depth). Templated values are left to the workers."""
+    variable, else its groups'). Templated values are left to the workers."""
     names = set()
     if isinstance(play.connection, str) and "{{" not in play.connection:
         names.add(play.connection)
@@ -168,10 +170,8 @@ def connection_names(play):
     if inventory is None:
         return names
     for host in inventory.get_hosts(play.hosts):
-        value = host.get_vars().get("ansible_connection")
-        for group in sorted(host.get_groups(), key=lambda g: g.depth, reverse=True):
-            if value is None:
-                value = group.get_vars().get("ansible_connection")
+        # Ansible's own precedence: group variables combined by depth and ansible_group_priority.
+        value = combine_vars(get_group_vars(host.get_groups()), host.get_vars()).get("ansible_connection")
         if isinstance(value, str) and "{{" not in value:
             names.add(value)
     return names
