@@ -110,7 +110,7 @@ def test_the_app_runs_on_postgresql_with_the_vaulted_password(host):
 
 
 def test_postgres_spans_carry_env_the_naming_scheme_and_no_query_literal(host):
-    """A request that reaches PostgreSQL four ways with the patient id and an email in the SQL: its
+    """A request that reaches PostgreSQL five ways with the patient id and an email in the SQL: its
     postgres.query spans carry the app's env (the version is on the request's root), the service <service>-postgres (ddtrace
     4.x names psycopg's spans postgres.query; django_apm sets DD_PSYCOPG_SERVICE), the queries with
     every literal replaced by ?, and no span of the trace holds the id, the other ids or the email."""
@@ -133,7 +133,8 @@ def test_postgres_spans_carry_env_the_naming_scheme_and_no_query_literal(host):
     resources = {s["resource"] for s in pg}
     for shape in ("SELECT COUNT(*) FROM patients_patient WHERE external_id = ? OR id = ?",
                   "SELECT COUNT(*) FROM patients_patient WHERE id IN (?)",
-                  "SELECT COUNT(*) FROM auth_user WHERE email = ?"):
+                  "SELECT COUNT(*) FROM auth_user WHERE email = ?",
+                  "SELECT COUNT(*) FROM patients_patient WHERE id = ? "):  # the -- comment dropped
         assert shape in resources, (shape, sorted(resources))
     text, numbers = span_contents([trace])
     for needle in (PATIENT, str(int(PATIENT) + 1), str(int(PATIENT) + 2), EMAIL):

@@ -279,7 +279,8 @@ def test_sql_literals_are_replaced_in_the_postgres_spans(session):
     resources = {s["resource"] for s in t if s["name"] == "postgres.query"}
     for shape in ("SELECT COUNT(*) FROM patients_patient WHERE external_id = ? OR id = ?",
                   "SELECT COUNT(*) FROM patients_patient WHERE id IN (?)",
-                  "SELECT COUNT(*) FROM auth_user WHERE email = ?"):
+                  "SELECT COUNT(*) FROM auth_user WHERE email = ?",
+                  "SELECT COUNT(*) FROM patients_patient WHERE id = ? "):  # the -- comment dropped
         assert shape in resources, (shape, sorted(resources))
 
 

@@ -7,7 +7,7 @@ from patients.queries import lookups
 
 
 class Command(BaseCommand):
-    help = "Count what the four query shapes find for a patient id and an email."
+    help = "Count what the five query shapes find for a patient id and an email."
 
     def add_arguments(self, parser):
         parser.add_argument("patient_id")
