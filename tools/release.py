@@ -92,7 +92,9 @@ def build(ref, version, dist):
         git("archive", "--format=tar", "-o", str(archive), ref)
         tree = Path(tmp) / "tree"
         with tarfile.open(archive) as tar:
-            tar.extractall(tree, filter="tar")
+            # git's own archive of this repository; the "tar" filter where Python has extraction
+            # filters (3.11.4 and later: Debian 12's 3.11.2, which `make` prefers, has none)
+            tar.extractall(tree, **({"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}))
         subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist),
                         str(tree)], cwd=ROOT, check=True, capture_output=True, text=True)
     return dist / tarball_name(galaxy(), version)
