@@ -39,13 +39,13 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 3
 LANES := $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --lanes)
 
-.PHONY: FORCE help setup venv hostpkgs docker images image-bookworm image-trixie rootfs-bookworm rootfs-trixie standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
+.PHONY: FORCE help setup venv hostpkgs docker images image-bookworm image-trixie standin wheels lint unit molecule test bench demo demo-clean harness-down clean collection release
 
 # What the tests need. `make setup` (and `make test`) runs these side by side where one does not
 # need another (make -j; each stage's output printed in one piece when it ends), apt-get one at a
 # time (molecule/harness/apt-get.sh): the virtualenv, then the wheelhouse and the linters (they
-# use it); meanwhile the stand-in repository (the system's Python and pip), the host packages, then
-# the Docker engine beside both host images' root file systems, then the images.
+# use it); meanwhile the stand-in repository (the system's Python and pip), the host packages, the
+# Docker engine, then both host images.
 SETUP := venv hostpkgs docker images standin wheels
 PARALLEL := $(MAKE) -s -j4 --output-sync=target
 
@@ -87,14 +87,9 @@ docker: hostpkgs ## a Docker engine (installs docker.io and starts dockerd if no
 
 images: image-bookworm image-trixie ## systemd Debian 12 and 13 host images (debootstrap + docker import, cached)
 
-# Each image in two stages: its root file system (debootstrap; hostpkgs installs it, so image.sh
-# never needs apt-get and both build at once) beside the Docker engine's set-up, then its import.
-debian_version = $(if $(filter bookworm,$(1)),12,13)
-rootfs-bookworm rootfs-trixie: rootfs-%: hostpkgs
-	@$(STAGE) "host root file system debian $(call debian_version,$*)" molecule/harness/image.sh rootfs $*
-
-image-bookworm image-trixie: image-%: docker rootfs-%
-	@$(STAGE) "host image debian $(call debian_version,$*)" molecule/harness/image.sh import $*
+# (hostpkgs installs debootstrap: image.sh then never needs apt-get, and both build at once)
+image-bookworm image-trixie: docker hostpkgs
+	@$(STAGE) "host image debian $(if $(filter image-bookworm,$@),12,13)" molecule/harness/image.sh $(@:image-%=%)
 
 standin: ## the stand-in datadog-agent packages, their signed local repository and its key-rotation variants
 	@PATH='$(SYSTEM_PATH)' $(STAGE) "stand-in agent repository" molecule/harness/standin/build.sh
