@@ -57,3 +57,23 @@ def test_a_virtualenv_of_another_interpreter_is_made_again_and_the_same_one_is_k
 def test_an_interpreter_that_does_not_run_is_named(tmp_path):
     res = _make(f"VENV={tmp_path / 'venv'}", "PYTHON=/nonexistent/python3", f"{tmp_path / 'venv'}/.python")
     assert res.returncode != 0 and "need /nonexistent/python3 (Python 3.11 to 3.13)" in res.stdout + res.stderr
+
+
+def test_the_virtualenv_holds_every_pin_of_requirements_txt_uv_included():
+    """What uv installed (Makefile: pip installs the pinned uv, uv installs requirements.txt) is
+    what requirements.txt pins, uv itself too."""
+    from importlib import metadata
+
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.split("[")[0]] = version
+    assert "uv" in pins, "requirements.txt pins the uv that installs it"
+    wrong = {name: (version, metadata.version(name)) for name, version in pins.items()
+             if metadata.version(name) != version}
+    assert not wrong, f"pinned -> installed: {wrong}"
+    uv = subprocess.run([str(Path(sys.prefix) / "bin" / "uv"), "--version"], capture_output=True, text=True,
+                        check=True).stdout.split()
+    assert uv[:2] == ["uv", pins["uv"]], uv
