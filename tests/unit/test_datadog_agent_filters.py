@@ -185,6 +185,23 @@ def test_port_env_hostname_rules():
     assert F.hostname_problem("bad host") and F.hostname_problem("-x")
 
 
+# re.match's `$` also matches before a final line break (a folded YAML scalar, a key piped into
+# ansible-vault encrypt_string): every rule matches the whole value. The version, the API key and
+# the proxies are read stripped (the same text is checked and rendered), so they are accepted.
+def test_a_trailing_line_break_is_refused_or_stripped():
+    assert F.hostname_problem("web-1\n")
+    assert F.keep_errors(["redisdb\n"]) and F.keep_errors(["redisdb/conf\n"])
+    assert F.compose_checks({"datadog_agent_checks": {"redisdb\n": REDIS}})["errors"]
+    checks = F.compose_checks({"datadog_agent_checks": {"q": REDIS}})
+    assert any("'q\n' is not a check name" in e
+               for e in F.compose_custom_checks({"datadog_agent_custom_checks": {"q\n": "x = 1\n"}}, checks)["errors"])
+    assert F.version("7.61.0\n")["wanted"] == "1:7.61.0-1"
+    assert F.api_key_problem(KEY + "\n", "") == ""
+    assert F.base_config({**INPUTS, "datadog_agent_api_key": KEY + "\n"})["api_key"] == KEY
+    assert F.proxy_problem("http://proxy.example:3128\n", "p") == ""
+    assert F.proxy_config({"datadog_agent_proxy_http": "http://proxy.example:3128\n"}) == {"http": "http://proxy.example:3128"}
+
+
 FOUND = {"files": [
     {"path": "/etc/apt/keyrings/datadog/a.asc", "isdir": False, "checksum": "1", "mode": "0644"},
     {"path": "/etc/apt/sources.list.d/datadog.list", "isdir": False},

@@ -129,6 +129,13 @@ INVALID = {
                      "datadog_agent_config.logs_config.open_files_limit: expected a whole number",
                      "datadog_agent_config.logs_config.processing_rules[0] (name 'b') pattern"]),
     "logs-files-limit": ({"datadog_agent_logs_open_files_limit": 0}, ["datadog_agent_logs_open_files_limit: expected a number of files"]),
+    # A trailing line break (a folded YAML scalar): refused, not written into datadog.yaml or the source.
+    "hostname-newline": ({"datadog_agent_hostname": "web-1\n"}, ["datadog_agent_hostname: expected null or a valid host name"]),
+    "repository-newline": ({"datadog_agent_repo_url": "https://apt.example.com/\n", "datadog_agent_repo_suite": "stable\n",
+                            "datadog_agent_repo_component": "7\n"},
+                           ["datadog_agent_repo_url: expected", "datadog_agent_repo_suite: expected", "datadog_agent_repo_component: expected"]),
+    "key-url-newline": ({"datadog_agent_key_urls": ["https://keys.example.com/B.public\n"]}, ["datadog_agent_key_urls: expected a non-empty list"]),
+    "checks-keep-newline": ({"datadog_agent_checks_keep": ["redisdb\n"]}, ["datadog_agent_checks_keep: expected"]),
     "many": ({"datadog_agent_env": "", "datadog_agent_apm_receiver_port": 99999},
              ["datadog_agent_env:", "datadog_agent_apm_receiver_port:"]),
 }

@@ -75,6 +75,11 @@ BAD = {
                       "django_apm_gunicorn_bind (127.0.0.1:99999) has a port outside 1-65535"),
     "bad_agent_host_port": ({"django_apm_agent_host": "127.0.0.1:8126"}, "django_apm_agent_host (127.0.0.1:8126) has a port"),
     "bad_health_url": ({"django_apm_health_url": "127.0.0.1:8000/health/"}, "django_apm_health_url (127.0.0.1:8000/health/) must be"),
+    # A trailing line break (a folded YAML scalar) in a value that never reaches the .env.
+    "bad_ddtrace_newline": ({"django_apm_ddtrace_version": "4.16.0\n"}, "django_apm_ddtrace_version (4.16.0\\n) is not an exact"),
+    "bad_health_newline": ({"django_apm_health_url": "http://127.0.0.1:8000/\n"}, "django_apm_health_url (http://127.0.0.1:8000/\\n) must be"),
+    "bad_secret_names": ({"django_apm_secret_names": ["*TOKEN*\n", "*_CREDS"]},
+                         "django_apm_secret_names has entries that are not name patterns (letters, digits, _ - and the glob characters"),
     "bad_no_unit": ({"django_apm_manage_units": True, "django_apm_gunicorn_enabled": False, "django_apm_celery_enabled": False},
                     "django_apm_gunicorn_enabled and django_apm_celery_enabled are both false"),
 }

@@ -21,7 +21,7 @@ def test_agent_hosts_accepted(host):
     ("127.0.0.1:8126", "has a port"), ("localhost:8126", "has a port"), ("[::1]:8126", "has a port"),
     ("999.1.1.1", "IPv4"), ("1.2.3", "IPv4"), ("-bad.example", "not a host name"), ("a b", "not a host name"),
     ("", "not a host name"), ("[127.0.0.1]", "IPv6 address in brackets"), ("x" * 64 + ".com", "not a host name"),
-    ("http://h", "not a host name"),
+    ("http://h", "not a host name"), ("agent\n", "not a host name"), ("127.0.0.1\n", "not a host name"),
 ])
 def test_agent_hosts_refused_with_the_reason(host, why):
     assert why in F.host_problem(host)

@@ -33,7 +33,7 @@ def version(value):
     """The pin as the role reads it: text, pinned, valid and wanted (APT's spelling, 1:7.61.0-1)."""
     text = _text(value).strip()
     pinned = text not in ("", "latest")
-    match = VERSION_RE.match(text) if pinned else None
+    match = VERSION_RE.fullmatch(text) if pinned else None
     wanted = f"{match.group(1) or '1'}:{match.group(2)}-{match.group(3) or '1'}" if match else ""
     return {"text": text, "pinned": pinned, "valid": not pinned or match is not None, "wanted": wanted}
 
@@ -261,7 +261,7 @@ def api_key_problem(value, command):
     """Why datadog_agent_api_key is refused ("" when it is 32 hex digits, or an ENC[...] handle
     with datadog_agent_secret_backend_command set). Never shows the value."""
     text = _text(value).strip()
-    if API_KEY_RE.match(text):
+    if API_KEY_RE.fullmatch(text):
         return ""
     if secret_handle(text):
         return "" if _text(command).strip() else (
@@ -302,7 +302,7 @@ def url_mask(url):
 def proxy_problem(url, name):
     """Why a proxy URL is refused ("" when empty or valid), credentials masked."""
     text = _text(url).strip() if url is not None else ""
-    if not text or PROXY_RE.match(text):
+    if not text or PROXY_RE.fullmatch(text):
         return ""
     return (f"{name}: expected http://[user:password@]host[:port] (or https://), without quotes, ';' or spaces; "
             f"got '{url_mask(text)}'")
@@ -367,7 +367,7 @@ def env_problem(value):
 
 
 def hostname_problem(value):
-    if value is None or (isinstance(value, str) and HOSTNAME_RE.match(value)):
+    if value is None or (isinstance(value, str) and HOSTNAME_RE.fullmatch(value)):
         return ""
     return f"expected null or a valid host name (letters, digits, '-', '.'); got '{value}'"
 
@@ -510,7 +510,7 @@ def compose_checks(sources, base="datadog_agent_checks"):
             errors.append(f"{var}: expected a mapping of check names to their configuration; got {type(value).__name__}")
             continue
         for key, conf in value.items():
-            match = CHECK_KEY_RE.match(_text(key))
+            match = CHECK_KEY_RE.fullmatch(_text(key))
             if not match:
                 errors.append(f"{var}: '{key}' is not a check name: '<check>' writes conf.d/<check>.d/conf.yaml, "
                               "'<check>/<file>' writes conf.d/<check>.d/<file>.yaml (letters, digits, '_', '.', '-')")
@@ -549,7 +549,7 @@ def compose_custom_checks(sources, checks, base="datadog_agent_custom_checks"):
             continue
         for name, source in value.items():
             name = _text(name)
-            if not CHECK_NAME_RE.match(name) or name.endswith(".py"):
+            if not CHECK_NAME_RE.fullmatch(name) or name.endswith(".py"):
                 errors.append(f"{var}: '{name}' is not a check name (letters, digits, '_', '.', '-'; without .py)")
             elif not isinstance(source, str) or not source.strip():
                 errors.append(f"{var}: the value of '{name}' must be the check's Python source (text), "
@@ -627,7 +627,7 @@ def keep_errors(keep, name="datadog_agent_checks_keep"):
     """Problems of the keep-list: entries "<check>" or "<check>/<file>"."""
     if not isinstance(keep, Sequence) or isinstance(keep, str):
         return [f"{name}: expected a list of '<check>' or '<check>/<file>' entries"]
-    bad = [k for k in keep if not isinstance(k, str) or not CHECK_KEY_RE.match(k)]
+    bad = [k for k in keep if not isinstance(k, str) or not CHECK_KEY_RE.fullmatch(k)]
     return [f"{name}: expected '<check>' or '<check>/<file>' entries (letters, digits, '_', '.', '-'); got {bad}"] if bad else []
 
 

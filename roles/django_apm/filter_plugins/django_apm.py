@@ -232,7 +232,7 @@ def host_problem(host):
     if len(text) > 253 or not text.rstrip("."):
         return "is not a host name or an IP address"
     labels = text.rstrip(".").split(".")
-    if not all(_HOSTNAME_LABEL.match(label) for label in labels):
+    if not all(_HOSTNAME_LABEL.fullmatch(label) for label in labels):
         return "is not a host name or an IP address"
     if labels[-1].isdigit():
         return "is not a valid IPv4 address (nor a host name: the last label is all digits)"
