@@ -54,3 +54,31 @@ def local_tasks(tmp_path):
         return json.loads(proc.stdout)["plays"][0]["tasks"][-1]["hosts"]["localhost"]["msg"]
 
     return run
+
+
+@pytest.fixture
+def unix_app(tmp_path):
+    """An app behind gunicorn's `--bind unix:PATH` (behind a web server): an HTTP server on a unix
+    socket that answers 200 and records each request's (path, Host header). Yields (path, seen)."""
+    import http.server
+    import socketserver
+    import threading
+
+    seen = []
+
+    class App(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append((self.path, self.headers.get("Host")))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    path = tmp_path / "gunicorn.sock"
+    server = socketserver.ThreadingUnixStreamServer(str(path), App)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield path, seen
+    server.shutdown()
+    server.server_close()

@@ -1,8 +1,10 @@
 """app_deploy's preflight refuses, on the controller and before any host is contacted, the inputs
 of the playbook before the role (deploy_*: the message names the new app_deploy_* name) and a
 django_apm_version set by hand. Runs playbooks/deploy.yml against inventory/staging, whose hosts
-are documentation addresses: a task that reached one would be UNREACHABLE. No containers."""
+are documentation addresses, pinned here to loopback port 9 (nothing listens there): a task that
+reached a host would be UNREACHABLE at once. No containers."""
 
+import json
 import os
 import subprocess
 import sys
@@ -14,16 +16,22 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
 
 
-def deploy(*extra):
+def deploy(*extra, reach=False):
+    """playbooks/deploy.yml with extra -e items; the run must end before any host is asked (or,
+    with reach, get as far as asking one). The host is pinned to loopback port 9, where nothing
+    listens: a task that reaches it is UNREACHABLE at once, and no traffic leaves the machine."""
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory" / "staging"),
             str(ROOT / "playbooks" / "deploy.yml"), "-e", "vault_django_secret_key=made-up-not-a-secret", "-e", "vault_db_password=made-up-not-a-secret",
-            "--limit", "web-1.staging.example.invalid"]
+            "-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9", "--limit", "web-1.staging.example.invalid"]
     for item in extra:
         argv += ["-e", item]
     res = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False,
                          stdin=subprocess.DEVNULL)
     out = " ".join((res.stdout + res.stderr).split())
-    assert "UNREACHABLE" not in out and "unreachable=0" in out, out[-3000:]
+    if reach:
+        assert "UNREACHABLE" in out, out[-3000:]
+    else:
+        assert "UNREACHABLE" not in out and "unreachable=0" in out, out[-3000:]
     return res.returncode, out
 
 
@@ -40,3 +48,45 @@ def test_django_apm_version_is_refused():
     rc, out = deploy("django_apm_version=1.0")
     assert rc != 0
     assert "leave django_apm_version unset" in out and "Got app_deploy_repo_url=git@git.example.invalid" in out, out[-3000:]
+
+
+TOKEN = "gl-deploy-t0ken-not-real"
+# Each input with a careless value (a trailing line break, a leading -, an absolute or .. path):
+# one run, one message per input, each naming it; the remote's token never shown.
+CARELESS = {
+    "app_deploy_repo_url": f"https://deploy:{TOKEN}@git.example.invalid/app.git\n",
+    "app_deploy_version": "main\n",
+    "app_deploy_git_key_file": "keys/deploy",
+    "app_deploy_python": "-c",
+    "app_deploy_requirements": "/etc/passwd",
+    "app_deploy_constraints": "../constraints.txt",
+    "app_deploy_health_url": "127.0.0.1:8000/health/",
+    "app_deploy_gate_timeout": -5,
+    "app_deploy_gate_units": ["upstream-gunicorn"],
+    "app_deploy_state_dir": "var/lib/app_deploy",
+}
+
+
+def test_careless_inputs_are_refused_before_any_host_naming_each():
+    rc, out = deploy(json.dumps(CARELESS))
+    assert rc != 0
+    for name in CARELESS:
+        assert f"{name} (" in out or f"{name} has entries" in out, (name, out[-3000:])
+    assert "https://********@git.example.invalid/app.git" in out
+    assert TOKEN not in out
+
+
+@pytest.mark.parametrize("version", ["-x", "v1.2.", "a..b", "release/", "main.lock", "has space"])
+def test_a_version_git_would_refuse_or_read_as_an_option(version):
+    rc, out = deploy(json.dumps({"app_deploy_version": version}))
+    assert rc != 0 and "app_deploy_version (" in out and "is not a branch, a tag or a SHA" in out, out[-3000:]
+
+
+def test_unusual_but_valid_inputs_pass_the_rules():
+    rc, out = deploy(json.dumps({"app_deploy_version": "release/2026.12_rc1", "app_deploy_requirements": "requirements/prod.txt",
+                                 "app_deploy_constraints": "./constraints.txt", "app_deploy_python": "/usr/bin/python3.11",
+                                 "app_deploy_git_key_file": "/home/upstream/.ssh/deploy_ed25519",
+                                 "app_deploy_health_url": "https://app.example.invalid/health/", "app_deploy_gate_timeout": 3600,
+                                 "app_deploy_gate_units": ["upstream-gunicorn.service", "worker@2.service"],
+                                 "app_deploy_state_dir": "/var/lib/app_deploy"}), reach=True)
+    assert rc != 0 and "check the form of the role's inputs" in out and "must be" not in out, out[-3000:]

@@ -160,3 +160,25 @@ def test_datadog_agent_path_reports_an_agent_without_apm(tmp_path):
     rc, result, _ = datadog_gate(env, timeout=1)
     assert rc == 1
     assert "trace-agent is not running or unreachable: connection refused" in result["error"]
+
+
+# --------------------------------------------------------------------------- --unix-socket
+
+def test_the_app_is_asked_through_its_unix_socket(agent_cli, unix_app):
+    path, seen = unix_app
+    argv = [sys.executable, str(GATE), "--agent", "datadog", "--url", "http://localhost/health/?gate=1", "--unix-socket", str(path),
+            "--service", "upstream", "--env", "staging", "--version", SHA, "--timeout", "20", "--poll", "0.2"]
+    proc = subprocess.run(argv, env=agent_cli[0], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["requests"] >= 1
+    assert seen and set(seen) == {("/health/?gate=1", "localhost")}
+
+
+def test_a_missing_unix_socket_is_reported(tmp_path):
+    argv = [sys.executable, str(GATE), "--agent", "standin", "--url", "http://localhost/health/", "--unix-socket",
+            str(tmp_path / "gone.sock"), "--agent-port", "9", "--service", "upstream", "--env", "staging", "--version", SHA,
+            "--timeout", "1"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 1 and not result["ok"]
+    assert any("No such file or directory" in str(r) for r in result["requests"]), result

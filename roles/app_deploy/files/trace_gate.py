@@ -3,11 +3,12 @@
 
 Did the app, restarted on the commit just deployed, send a trace that reached the local agent?
 
-    trace_gate.py --agent datadog|standin [--url APP_URL] --service S --env E --version SHA
+    trace_gate.py --agent datadog|standin [--url APP_URL [--unix-socket PATH]] --service S --env E --version SHA
                   [--unit UNIT ...] [--agent-port 8126] [--timeout 60] [--poll 2]
     trace_gate.py --stale-units --env E --version SHA --unit UNIT [--unit UNIT ...]
 
-It asks the app itself (GET APP_URL, again every few seconds), then asks the local agent what it
+It asks the app itself (GET APP_URL, again every few seconds; through gunicorn's unix socket PATH
+with --unix-socket, the URL then giving the path and the Host header), then asks the local agent what it
 received. It prints one JSON object ({"ok": ..., "summary": ..., ...}) and exits 0 when the gate
 passes, 1 when it does not. The caller says which agent is there (--agent): this script never
 guesses.
@@ -41,11 +42,14 @@ traces start on the web hosts) only the --unit checks below are made, and at lea
 """
 
 import argparse
+import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -55,13 +59,38 @@ def get(url, timeout=5):
         return response.status, response.read()
 
 
-def poke(url):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over a unix socket (gunicorn --bind unix:PATH behind a web server)."""
+
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def get_unix(url, path, timeout=10):
+    """GET url's path from the app listening on the unix socket at path: the status."""
+    parts = urllib.parse.urlsplit(url)
+    conn = UnixHTTPConnection(path, timeout)
+    try:
+        conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""),
+                     headers={"Host": parts.netloc or "localhost"})
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def poke(url, unix_socket=None):
     """One request to the app; returns the HTTP status or the error."""
     try:
-        return get(url, timeout=10)[0]
+        return get_unix(url, unix_socket) if unix_socket else get(url, timeout=10)[0]
     except urllib.error.HTTPError as exc:
         return exc.code
-    except OSError as exc:
+    except (OSError, http.client.HTTPException) as exc:
         return f"error: {getattr(exc, 'reason', exc)}"
 
 
@@ -103,7 +132,7 @@ def standin(args, started_ns):
     while True:
         now = time.monotonic()
         if now >= next_poke:
-            requests.append(poke(args.url))
+            requests.append(poke(args.url, args.unix_socket))
             next_poke = now + 5
         try:
             traces = json.loads(get(url)[1] or b"[]")
@@ -163,7 +192,7 @@ def datadog(args, started_ns):
     while time.monotonic() < deadline:
         now = time.monotonic()
         if now >= next_poke:
-            requests.append(poke(args.url))
+            requests.append(poke(args.url, args.unix_socket))
             next_poke = now + 2
         try:
             apm = apm_stats(agent_status())
@@ -192,6 +221,7 @@ def main():
     parser.add_argument("--agent", choices=["datadog", "standin"])
     parser.add_argument("--stale-units", action="store_true", help="only list the --unit units not on the version")
     parser.add_argument("--url", help="a URL of the app that makes a traced request (none: check the units only)")
+    parser.add_argument("--unix-socket", help="ask --url through this unix socket (gunicorn's bind unix:PATH)")
     parser.add_argument("--service")
     parser.add_argument("--env", required=True)
     parser.add_argument("--version", required=True)
