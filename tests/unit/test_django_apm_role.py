@@ -51,6 +51,8 @@ GOOD = {
     "off": {"django_apm_trace_enabled": False, "django_apm_agent_host": "::1", "django_apm_agent_port": 18126},
     "explicit": {"django_apm_version": "1.2.3+build.7", "_no_git": True, "_no_sentry": True},
     "gitresult": {"django_apm_git_result": {"before": None, "after": SHA_LIKE, "changed": True}, "_no_git": True},
+    # A project in a subdirectory of its checkout (<checkout>/src/manage.py), django_apm_project_dir set to it.
+    "srclayout": {"_src_layout": "project_dir"},
 }
 BAD = {
     "bad_env": ({"django_apm_env": ""}, "django_apm_env is empty"),
@@ -80,6 +82,8 @@ BAD = {
     "bad_health_newline": ({"django_apm_health_url": "http://127.0.0.1:8000/\n"}, "django_apm_health_url (http://127.0.0.1:8000/\\n) must be"),
     "bad_secret_names": ({"django_apm_secret_names": ["*TOKEN*\n", "*_CREDS"]},
                          "django_apm_secret_names has entries that are not name patterns (letters, digits, _ - and the glob characters"),
+    "bad_src_layout": ({"_src_layout": "unset", "django_apm_verify": True},
+                       "has no manage.py: set it to the directory of the app's manage.py"),
     "bad_no_unit": ({"django_apm_manage_units": True, "django_apm_gunicorn_enabled": False, "django_apm_celery_enabled": False},
                     "django_apm_gunicorn_enabled and django_apm_celery_enabled are both false"),
 }
@@ -134,7 +138,16 @@ def runs(tmp_path_factory, django_apm_sample_checkout):
         public = {k: v for k, v in case.items() if not k.startswith("_")}
         if case.get("_no_git"):
             subprocess.run(["rm", "-rf", str(app / ".git")], check=True)
-        prod = app / "upstream" / "settings" / "prod.py"
+        project = app
+        if case.get("_src_layout"):
+            project = app / "src"
+            project.mkdir()
+            for path in list(app.iterdir()):
+                if path.name not in (".git", "src"):
+                    path.rename(project / path.name)
+            if case["_src_layout"] == "project_dir":
+                public["django_apm_project_dir"] = str(project)
+        prod = project / "upstream" / "settings" / "prod.py"
         if case.get("_no_sentry"):
             text = prod.read_text()
             prod.write_text(text[:text.index("# --- Sentry ---")] + text[text.index("# --- Logging ---"):])
@@ -148,7 +161,8 @@ def runs(tmp_path_factory, django_apm_sample_checkout):
             "django_apm_app_user": USER, "django_apm_app_group": GROUP,
             "django_apm_env": "staging", "django_apm_verify": False, **public,
         }
-        cases[name] = {"app": app, "sha": sha, "vars": hosts[name], "prod_before": prod.read_text(),
+        cases[name] = {"app": app, "project": project, "sha": sha, "vars": hosts[name],
+                       "prod_before": prod.read_text() if prod.exists() else None,
                        "dotenv_before": (app / ".env").read_text() if (app / ".env").exists() else None}
     first = _results(_playbook(tmp, hosts, "first"))
     second = _results(_playbook(tmp, {k: v for k, v in hosts.items() if k in GOOD}, "second"))
@@ -234,7 +248,7 @@ def test_dotenv_reads_back_exactly(runs, name):
 @pytest.mark.parametrize("name", sorted(GOOD))
 def test_block_lands_after_sentry_and_leaves_the_rest_alone(runs, name):
     case = runs["cases"][name]
-    text = (case["app"] / "upstream" / "settings" / "prod.py").read_text()
+    text = (case["project"] / "upstream" / "settings" / "prod.py").read_text()
     assert text.count(BEGIN) == 1 and text.count(END) == 1
     begin, end = text.index(BEGIN), text.index(END)
     if "# --- Sentry ---" in text:
@@ -252,11 +266,11 @@ def test_block_lands_after_sentry_and_leaves_the_rest_alone(runs, name):
 def _django(case, *args, enabled, extra_env=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "DJANGO_"))}
     env.update(DD_TRACE_ENABLED=enabled, PYTHONDONTWRITEBYTECODE="1", **(extra_env or {}))
-    return subprocess.run([sys.executable, *args], cwd=case["app"], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, *args], cwd=case["project"], env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("enabled", ["true", "false"])
-@pytest.mark.parametrize("name", ["defaults", "edge"])
+@pytest.mark.parametrize("name", ["defaults", "edge", "srclayout"])
 def test_manage_check_passes_with_tracing_on_and_off(runs, name, enabled):
     case = runs["cases"][name]
     res = _django(case, "manage.py", "check", "--settings=upstream.settings.prod", enabled=enabled,
@@ -306,8 +320,8 @@ def test_preflight_fails_before_any_change_naming_the_variable(runs, name):
     assert task.split(" : ", 1)[-1].startswith(("Preflight |", "Validating arguments")), task
     assert expected in json.dumps(res.get("msg")), res.get("msg")
     assert [t for t, r in results if r.get("changed")] == []
-    app = case["app"]
-    assert (app / "upstream" / "settings" / "prod.py").read_text() == case["prod_before"]
+    app, prod = case["app"], case["project"] / "upstream" / "settings" / "prod.py"
+    assert (prod.read_text() if prod.exists() else None) == case["prod_before"]
     assert ((app / ".env").read_text() if (app / ".env").exists() else None) == case["dotenv_before"]
 
 

@@ -489,6 +489,10 @@ def host_problems(view, inputs, hostname):
     i, out = inputs, []
     if not view["app_dir"]:
         out.append("django_apm_app_dir (%s) is not a directory on %s: deploy the app first" % (i["app_dir"], hostname))
+    manage_py = i.get("manage_py") or ""
+    if view["app_dir"] and manage_py and not ((view.get("files") or {}).get(manage_py) or {}).get("exists"):
+        out.append("django_apm_project_dir (%s) has no manage.py: set it to the directory of the app's manage.py, the import "
+                   "root of its settings module (e.g. %s/src)" % (i.get("project_dir", ""), i["app_dir"]))
     if not view["settings_exists"]:
         out.append("django_apm_settings_file (%s) does not exist: set django_apm_settings_module or django_apm_settings_file "
                    "to the app's production settings" % i["settings_file"])
