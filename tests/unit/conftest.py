@@ -59,7 +59,8 @@ def local_tasks(tmp_path):
 @pytest.fixture
 def unix_app(tmp_path):
     """An app behind gunicorn's `--bind unix:PATH` (behind a web server): an HTTP server on a unix
-    socket that answers 200 and records each request's (path, Host header). Yields (path, seen)."""
+    socket that records each request's (path, Host header) and answers 200, or the status a path of
+    digits names (/503). Yields (path, seen)."""
     import http.server
     import socketserver
     import threading
@@ -69,7 +70,7 @@ def unix_app(tmp_path):
     class App(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
             seen.append((self.path, self.headers.get("Host")))
-            self.send_response(200)
+            self.send_response(int(self.path.strip("/")) if self.path.strip("/").isdigit() else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

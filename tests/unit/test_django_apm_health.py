@@ -6,6 +6,7 @@ it would report); the Molecule scenario django_apm runs it against real units.
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -13,6 +14,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
+from prefork import local_python, prefork_env
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "django_apm"
 SCRIPT = ROLE / "files" / "app_health.py"
@@ -139,6 +142,23 @@ def test_the_script_prints_json_and_exits_1_when_unhealthy(server):
     assert bad.returncode == 1 and json.loads(bad.stdout)["problems"] == [f"{server}/503 did not answer within 1.0s (HTTP 503)"]
 
 
+def test_the_app_is_asked_through_its_unix_socket(unix_app):
+    """gunicorn behind a web server (--bind unix:PATH): the URL is asked through the socket."""
+    path, seen = unix_app
+
+    def run(url, sock, wait="60"):
+        proc = subprocess.run([sys.executable, str(SCRIPT), "--settle", "1", "--wait", wait, "--url", url, "--unix-socket", str(sock)],
+                              capture_output=True, text=True)
+        return proc.returncode, json.loads(proc.stdout)
+
+    assert run("http://localhost/204", path) == (0, {"ok": True, "problems": []})
+    assert run("http://localhost/503", path, wait="1") == (1, {"ok": False, "problems": [
+        "http://localhost/503 did not answer within 1.0s (HTTP 503)"]})
+    rc, result = run("http://localhost/", path.parent / "gone.sock", wait="1")
+    assert rc == 1 and "gone.sock" in result["problems"][0] and "No such file" in result["problems"][0], result
+    assert ("/204", "localhost") in seen and ("/503", "localhost") in seen
+
+
 def test_rollback_plan_restores_changed_files_and_removes_new_ones():
     entries = [
         ["/srv/app/.env", {"changed": True, "backup_file": "/srv/app/.env.1.2026~"}],
@@ -167,3 +187,39 @@ def test_a_slow_start_gets_the_wait_and_the_units_are_watched_until_the_answer()
 
     assert H.check(["web"], "http://x/", 5, wait=60, state=states(UP, UP), get=get, clock=clock, sleep=clock.sleep) == []
     assert clock.now > 30, "four requests of 10 s (and the polls between them) went by"
+
+
+def test_the_role_asks_a_unix_bind_through_its_socket(tmp_path):
+    """The role's defaults and its health task's command line (read from tasks/service.yml), by
+    ansible-playbook on localhost: a unix:/path bind is asked at http://localhost/ through the
+    socket; a TCP bind on loopback; an empty django_apm_health_url still means the units only."""
+    service = yaml.safe_load((ROLE / "tasks" / "service.yml").read_text())
+    block = next(t for t in service if "block" in t and any("app_health.py" in str(x) for x in t["block"]))["block"]
+    cmd = next(t for t in block if "app_health.py" in str(t))["ansible.builtin.script"]["cmd"]
+    cases = [("unix", "unix:/run/upstream/gunicorn.sock", None), ("tcp", "0.0.0.0:8000", None),
+             ("unix-units-only", "unix:/run/upstream/gunicorn.sock", "")]
+    tasks = [{"name": "The role's defaults", "ansible.builtin.include_vars": str(ROLE / "defaults" / "main.yml")}]
+    for name, bind, url in cases:
+        facts = {"django_apm_manage_units": True, "django_apm_gunicorn_enabled": True, "django_apm_gunicorn_bind": bind,
+                 "_django_apm_outcome": {"health_units": ["upstream-gunicorn.service"]}}
+        if url is not None:
+            facts["django_apm_health_url"] = url
+        tasks += [{"name": f"Inputs ({name})", "ansible.builtin.set_fact": facts},
+                  {"name": f"CASE {name}", "ansible.builtin.debug": {"msg": {"cmd": cmd, "socket": "{{ django_apm_health_socket }}"}}}]
+    playbook = tmp_path / "health.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Health", "hosts": "localhost", "connection": "local", "gather_facts": False,
+                                         "tasks": tasks}], sort_keys=False))
+    env = prefork_env(dict(os.environ, ANSIBLE_CONFIG=str(ROLE.parents[1] / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+                           ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0"))
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
+                           "-e", f"ansible_python_interpreter={local_python()}", str(playbook)],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    got = {t["task"]["name"][5:]: t["hosts"]["localhost"]["msg"] for t in json.loads(proc.stdout)["plays"][0]["tasks"]
+           if t["task"]["name"].startswith("CASE ")}
+    assert got["unix"]["socket"] == "/run/upstream/gunicorn.sock"
+    assert got["unix"]["cmd"].split() == ["app_health.py", "--settle", "5", "--url", "http://localhost/", "--unix-socket",
+                                          "/run/upstream/gunicorn.sock", "upstream-gunicorn.service"]
+    assert got["tcp"]["socket"] == ""
+    assert got["tcp"]["cmd"].split() == ["app_health.py", "--settle", "5", "--url", "http://127.0.0.1:8000/", "upstream-gunicorn.service"]
+    assert got["unix-units-only"]["cmd"].split() == ["app_health.py", "--settle", "5", "--url", "''", "upstream-gunicorn.service"]

@@ -58,3 +58,13 @@ def test_binds_refused_with_the_reason(bind, why):
 ])
 def test_the_health_url_a_bind_is_reached_at(bind, url):
     assert F.bind_url(bind) == url
+
+
+@pytest.mark.parametrize("bind,socket,url", [
+    ("unix:/run/upstream/gunicorn.sock", "/run/upstream/gunicorn.sock", "http://localhost/"),
+    ("127.0.0.1:8000", "", "http://127.0.0.1:8000/"), ("[::]:8000", "", "http://[::1]:8000/"),
+    ("unix:relative.sock", "", ""), ("unix:/run/x.sock\n", "", ""),
+])
+def test_a_unix_socket_bind_is_asked_through_its_socket(bind, socket, url):
+    assert F.bind_socket(bind) == socket
+    assert F.bind_health_url(bind) == url

@@ -1,7 +1,9 @@
 """Is the app healthy after django_apm restarted it? Run on the host (stdlib only), read-only.
 
-    app_health.py --settle SECONDS [--url URL [--wait SECONDS]] UNIT...
+    app_health.py --settle SECONDS [--url URL [--unix-socket PATH] [--wait SECONDS]] UNIT...
 
+With --unix-socket (gunicorn's bind unix:PATH) URL is asked through that socket: the URL gives the
+path and the Host header.
 Healthy when, over SECONDS after the restart (or until URL answered, if that took longer), every
 UNIT stays active with the same main PID and no automatic restart by systemd (NRestarts
 unchanged), and URL (when given) answers within --wait seconds (default 60) with an HTTP status below 500 (Django's own 4xx pages prove the app is up; a 5xx or no answer does not).
@@ -11,11 +13,14 @@ Prints one JSON object {"ok": bool, "problems": [...]} and exits 0 when healthy,
 """
 
 import argparse
+import http.client
 import json
+import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 PROPERTIES = ("ActiveState", "SubState", "MainPID", "NRestarts")
@@ -42,6 +47,28 @@ def http_status(url, timeout):
         return err.code, ""
     except (urllib.error.URLError, OSError) as err:
         return 0, str(getattr(err, "reason", err))
+
+
+def unix_http_status(path):
+    """http_status for an app on the unix socket at ``path`` (redirects are answers here too)."""
+
+    def get(url, timeout):
+        parts = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parts.netloc or "localhost", timeout=timeout)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            conn.sock = sock
+            conn.request("GET", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
+            return conn.getresponse().status, ""
+        except (OSError, http.client.HTTPException) as err:
+            return 0, f"{path}: {err}"
+        finally:
+            conn.close()
+            sock.close()
+
+    return get
 
 
 def check(units, url, settle, wait=60.0, poll=0.5, state=unit_state, get=http_status, clock=time.monotonic,
@@ -96,10 +123,12 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--settle", type=float, default=5.0)
     parser.add_argument("--url", default="")
+    parser.add_argument("--unix-socket", default="", help="ask --url through this unix socket (gunicorn's bind unix:PATH)")
     parser.add_argument("--wait", type=float, default=60.0)
     parser.add_argument("units", nargs="*")
     args = parser.parse_args(argv)
-    problems = check(args.units, args.url, args.settle, args.wait)
+    get = unix_http_status(args.unix_socket) if args.unix_socket else http_status
+    problems = check(args.units, args.url, args.settle, args.wait, get=get)
     print(json.dumps({"ok": not problems, "problems": problems}))
     return 0 if not problems else 1
 

@@ -286,6 +286,18 @@ def bind_url(bind, path="/"):
     return "http://%s:%s%s" % (_url_host(bare), port, path)
 
 
+def bind_socket(bind):
+    """The socket path of a gunicorn bind unix:/path ('' for a TCP bind or an invalid one)."""
+    text = str(bind)
+    return text[len("unix:"):] if text.startswith("unix:") and not bind_problem(text) else ""
+
+
+def bind_health_url(bind, path="/"):
+    """The URL a health check on the host asks a gunicorn bind: bind_url for TCP; for unix:/path,
+    http://localhost<path>, to be asked through the socket (bind_socket)."""
+    return "http://localhost%s" % path if bind_socket(bind) else bind_url(bind, path)
+
+
 # --- Rollback --------------------------------------------------------------------------------
 def rollback_plan(entries):
     """What puts a failed change back: ``entries`` are [path, registered result] pairs of the file
@@ -584,6 +596,8 @@ class FilterModule:
             "django_apm_bind_problem": bind_problem,
             "django_apm_agent_url": agent_url,
             "django_apm_bind_url": bind_url,
+            "django_apm_bind_socket": bind_socket,
+            "django_apm_bind_health_url": bind_health_url,
             "django_apm_rollback_plan": rollback_plan,
             "django_apm_changed_inputs": changed_inputs,
             "django_apm_version_info": version_info,
