@@ -90,3 +90,10 @@ def test_unusual_but_valid_inputs_pass_the_rules():
                                  "app_deploy_gate_units": ["upstream-gunicorn.service", "worker@2.service"],
                                  "app_deploy_state_dir": "/var/lib/app_deploy"}), reach=True)
     assert rc != 0 and "check the form of the role's inputs" in out and "must be" not in out, out[-3000:]
+
+
+def test_a_bind_the_gate_cannot_ask_is_refused_unless_the_gate_is_off():
+    rc, out = deploy(json.dumps({"django_apm_gunicorn_bind": "8000"}))
+    assert rc != 0 and "django_apm_gunicorn_bind (8000) gives the gate no URL to ask: set app_deploy_health_url" in out, out[-3000:]
+    rc, out = deploy(json.dumps({"django_apm_gunicorn_bind": "8000", "app_deploy_gate": False}), reach=True)
+    assert rc != 0 and "gives the gate no URL" not in out, out[-3000:]
