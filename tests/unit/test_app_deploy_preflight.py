@@ -97,3 +97,34 @@ def test_a_bind_the_gate_cannot_ask_is_refused_unless_the_gate_is_off():
     assert rc != 0 and "django_apm_gunicorn_bind (8000) gives the gate no URL to ask: set app_deploy_health_url" in out, out[-3000:]
     rc, out = deploy(json.dumps({"django_apm_gunicorn_bind": "8000", "app_deploy_gate": False}), reach=True)
     assert rc != 0 and "gives the gate no URL" not in out, out[-3000:]
+
+
+# --- the agent and the app's tracer agree (playbooks/tasks/agent_app_agree.yml) ------------------
+
+def agent_play(*extra, reach=False):
+    """playbooks/agent.yml on the staging app host, pinned to loopback port 9 like deploy()."""
+    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory" / "staging"),
+            str(ROOT / "playbooks" / "agent.yml"), "-e", "vault_datadog_api_key=" + "0" * 32,
+            "-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9", "--limit", "web-1.staging.example.invalid"]
+    for item in extra:
+        argv += ["-e", item]
+    res = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
+    out = " ".join((res.stdout + res.stderr).split())
+    assert ("UNREACHABLE" in out) == reach, out[-3000:]
+    return res.returncode, out
+
+
+def test_the_agent_play_refuses_a_trace_port_the_app_does_not_send_to():
+    rc, out = agent_play(json.dumps({"datadog_agent_apm_receiver_port": 9126}))
+    assert rc != 0 and ("django_apm_agent_port (8126) is not the local agent's trace port, datadog_agent_apm_receiver_port (9126)"
+                        in out), out[-3000:]
+
+
+def test_the_agent_play_passes_when_both_move_together():
+    rc, out = agent_play(json.dumps({"datadog_agent_apm_receiver_port": 9126, "django_apm_agent_port": 9126}), reach=True)
+    assert rc != 0 and "is not the local agent's trace port" not in out and "differs from" not in out, out[-3000:]
+
+
+def test_the_deploy_refuses_an_env_tag_the_agent_does_not_carry():
+    rc, out = deploy("django_apm_env=staging-2")
+    assert rc != 0 and "django_apm_env (staging-2) differs from datadog_agent_env (staging)" in out, out[-3000:]

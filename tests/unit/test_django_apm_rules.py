@@ -68,3 +68,26 @@ def test_the_health_url_a_bind_is_reached_at(bind, url):
 def test_a_unix_socket_bind_is_asked_through_its_socket(bind, socket, url):
     assert F.bind_socket(bind) == socket
     assert F.bind_health_url(bind) == url
+
+
+DEFAULTS = {"django_apm_env": "", "django_apm_site": "datadoghq.com", "django_apm_agent_host": "127.0.0.1", "django_apm_agent_port": 8126,
+            "django_apm_agent_url": "", "datadog_agent_state": "present", "datadog_agent_env": None, "datadog_agent_site": "datadoghq.com",
+            "datadog_agent_apm_receiver_port": 8126}
+
+
+@pytest.mark.parametrize("given,needles", [
+    ({"django_apm_env": "prod", "datadog_agent_env": "prod"}, []),
+    ({"django_apm_env": "prod"}, []),  # the agent without an env tag
+    ({"django_apm_env": "prod", "datadog_agent_env": "staging"}, ["django_apm_env (prod) differs from datadog_agent_env (staging)"]),
+    ({"datadog_agent_site": "datadoghq.eu"}, ["django_apm_site (datadoghq.com) differs from datadog_agent_site (datadoghq.eu)"]),
+    ({"datadog_agent_apm_receiver_port": 9126}, ["django_apm_agent_port (8126) is not the local agent's trace port"]),
+    ({"datadog_agent_apm_receiver_port": "9126", "django_apm_agent_port": 9126}, []),
+    ({"datadog_agent_apm_receiver_port": 9126, "django_apm_agent_host": "::1"}, ["django_apm_agent_port (8126)"]),
+    ({"datadog_agent_apm_receiver_port": 9126, "django_apm_agent_host": "agent.internal"}, []),  # another host's agent
+    ({"datadog_agent_apm_receiver_port": 9126, "django_apm_agent_url": "unix:///var/run/datadog/apm.socket"}, []),
+    ({"datadog_agent_state": "absent", "datadog_agent_site": "datadoghq.eu"}, []),
+    ({"django_apm_agent_port": None}, []),  # unset: the default
+])
+def test_the_agent_and_the_app_must_agree(given, needles):
+    problems = F.agent_disagreements(given, DEFAULTS)
+    assert len(problems) == len(needles) and all(n in p for n, p in zip(needles, problems)), problems

@@ -286,6 +286,36 @@ def bind_url(bind, path="/"):
     return "http://%s:%s%s" % (_url_host(bare), port, path)
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def agent_disagreements(given, defaults=None):
+    """Where the app's settings (django_apm_*) and the local agent's (datadog_agent_*) of one host
+    disagree, one message each naming both variables: the env tag (traces and the host's own data
+    apart), the site, and the trace port when the app sends to the agent on loopback (its traces
+    would reach nothing). Nothing when the agent is being removed. ``given``: the host's values
+    (None where unset), ``defaults``: the roles' defaults of the same names."""
+    defaults = defaults or {}
+    merged = {k: defaults.get(k) for k in defaults}
+    merged.update({k: v for k, v in (given or {}).items() if v is not None})
+    app = agent = merged
+    if str(agent.get("datadog_agent_state") or "present") != "present":
+        return []
+    out = []
+    app_env, agent_env = str(app.get("django_apm_env") or ""), agent.get("datadog_agent_env")
+    if agent_env not in (None, "") and app_env != str(agent_env):
+        out.append("django_apm_env (%s) differs from datadog_agent_env (%s): the app's traces and the host's own data would carry "
+                   "different env tags; set both from one variable (the inventories' ddapm_env)" % (app_env, agent_env))
+    if str(app.get("django_apm_site")) != str(agent.get("datadog_agent_site")):
+        out.append("django_apm_site (%s) differs from datadog_agent_site (%s): set both from one variable (the inventories' ddapm_site)"
+                   % (app.get("django_apm_site"), agent.get("datadog_agent_site")))
+    app_port, agent_port = str(app.get("django_apm_agent_port")), str(agent.get("datadog_agent_apm_receiver_port"))
+    if not str(app.get("django_apm_agent_url") or "") and str(app.get("django_apm_agent_host")) in _LOOPBACK and app_port != agent_port:
+        out.append("django_apm_agent_port (%s) is not the local agent's trace port, datadog_agent_apm_receiver_port (%s): the app's "
+                   "traces would reach nothing; set both from one variable" % (app_port, agent_port))
+    return out
+
+
 def bind_socket(bind):
     """The socket path of a gunicorn bind unix:/path ('' for a TCP bind or an invalid one)."""
     text = str(bind)
@@ -597,6 +627,7 @@ class FilterModule:
             "django_apm_agent_url": agent_url,
             "django_apm_bind_url": bind_url,
             "django_apm_bind_socket": bind_socket,
+            "django_apm_agent_disagreements": agent_disagreements,
             "django_apm_bind_health_url": bind_health_url,
             "django_apm_rollback_plan": rollback_plan,
             "django_apm_changed_inputs": changed_inputs,
