@@ -16,14 +16,19 @@ ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
 
 
-def deploy(*extra, reach=False):
-    """playbooks/deploy.yml with extra -e items; the run must end before any host is asked (or,
-    with reach, get as far as asking one). The host is pinned to loopback port 9, where nothing
-    listens: a task that reaches it is UNREACHABLE at once, and no traffic leaves the machine."""
+# The made-up secrets each play's vault check needs.
+SECRETS = {"deploy.yml": ["vault_django_secret_key=made-up-not-a-secret", "vault_db_password=made-up-not-a-secret"],
+           "agent.yml": ["vault_datadog_api_key=" + "0" * 32]}
+
+
+def play(playbook, *extra, reach=False):
+    """playbooks/<playbook> on the staging app host with extra -e items; the run must end before any
+    host is asked (or, with reach, get as far as asking one). The host is pinned to loopback port 9,
+    where nothing listens: a task that reaches it is UNREACHABLE at once, and no traffic leaves the
+    machine."""
     argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory" / "staging"),
-            str(ROOT / "playbooks" / "deploy.yml"), "-e", "vault_django_secret_key=made-up-not-a-secret", "-e", "vault_db_password=made-up-not-a-secret",
-            "-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9", "--limit", "web-1.staging.example.invalid"]
-    for item in extra:
+            str(ROOT / "playbooks" / playbook), "--limit", "web-1.staging.example.invalid"]
+    for item in (*SECRETS[playbook], "ansible_host=127.0.0.1", "ansible_port=9", *extra):
         argv += ["-e", item]
     res = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False,
                          stdin=subprocess.DEVNULL)
@@ -33,6 +38,10 @@ def deploy(*extra, reach=False):
     else:
         assert "UNREACHABLE" not in out and "unreachable=0" in out, out[-3000:]
     return res.returncode, out
+
+
+def deploy(*extra, reach=False):
+    return play("deploy.yml", *extra, reach=reach)
 
 
 @pytest.mark.parametrize("old,new", [("deploy_version=main", "app_deploy_version"),
@@ -102,16 +111,7 @@ def test_a_bind_the_gate_cannot_ask_is_refused_unless_the_gate_is_off():
 # --- the agent and the app's tracer agree (playbooks/tasks/agent_app_agree.yml) ------------------
 
 def agent_play(*extra, reach=False):
-    """playbooks/agent.yml on the staging app host, pinned to loopback port 9 like deploy()."""
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(ROOT / "inventory" / "staging"),
-            str(ROOT / "playbooks" / "agent.yml"), "-e", "vault_datadog_api_key=" + "0" * 32,
-            "-e", "ansible_host=127.0.0.1", "-e", "ansible_port=9", "--limit", "web-1.staging.example.invalid"]
-    for item in extra:
-        argv += ["-e", item]
-    res = subprocess.run(argv, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)
-    out = " ".join((res.stdout + res.stderr).split())
-    assert ("UNREACHABLE" in out) == reach, out[-3000:]
-    return res.returncode, out
+    return play("agent.yml", *extra, reach=reach)
 
 
 def test_the_agent_play_refuses_a_trace_port_the_app_does_not_send_to():

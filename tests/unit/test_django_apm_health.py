@@ -6,7 +6,6 @@ it would report); the Molecule scenario django_apm runs it against real units.
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prefork import local_python, prefork_env
 
 ROLE = Path(__file__).resolve().parents[2] / "roles" / "django_apm"
 SCRIPT = ROLE / "files" / "app_health.py"
@@ -189,7 +187,7 @@ def test_a_slow_start_gets_the_wait_and_the_units_are_watched_until_the_answer()
     assert clock.now > 30, "four requests of 10 s (and the polls between them) went by"
 
 
-def test_the_role_asks_a_unix_bind_through_its_socket(tmp_path):
+def test_the_role_asks_a_unix_bind_through_its_socket(local_tasks):
     """The role's defaults and its health task's command line (read from tasks/service.yml), by
     ansible-playbook on localhost: a unix:/path bind is asked at http://localhost/ through the
     socket; a TCP bind on loopback; an empty django_apm_health_url still means the units only."""
@@ -198,25 +196,18 @@ def test_the_role_asks_a_unix_bind_through_its_socket(tmp_path):
     cmd = next(t for t in block if "app_health.py" in str(t))["ansible.builtin.script"]["cmd"]
     cases = [("unix", "unix:/run/upstream/gunicorn.sock", None), ("tcp", "0.0.0.0:8000", None),
              ("unix-units-only", "unix:/run/upstream/gunicorn.sock", "")]
-    tasks = [{"name": "The role's defaults", "ansible.builtin.include_vars": str(ROLE / "defaults" / "main.yml")}]
+    tasks = [{"name": "The role's defaults", "ansible.builtin.include_vars": str(ROLE / "defaults" / "main.yml")},
+             {"name": "No case yet", "ansible.builtin.set_fact": {"got": {}}}]
     for name, bind, url in cases:
         facts = {"django_apm_manage_units": True, "django_apm_gunicorn_enabled": True, "django_apm_gunicorn_bind": bind,
                  "_django_apm_outcome": {"health_units": ["upstream-gunicorn.service"]}}
         if url is not None:
             facts["django_apm_health_url"] = url
         tasks += [{"name": f"Inputs ({name})", "ansible.builtin.set_fact": facts},
-                  {"name": f"CASE {name}", "ansible.builtin.debug": {"msg": {"cmd": cmd, "socket": "{{ django_apm_health_socket }}"}}}]
-    playbook = tmp_path / "health.yml"
-    playbook.write_text(yaml.safe_dump([{"name": "Health", "hosts": "localhost", "connection": "local", "gather_facts": False,
-                                         "tasks": tasks}], sort_keys=False))
-    env = prefork_env(dict(os.environ, ANSIBLE_CONFIG=str(ROLE.parents[1] / "ansible.cfg"), ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-                           ANSIBLE_NOCOLOR="1", ANSIBLE_LOCALHOST_WARNING="0"))
-    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,",
-                           "-e", f"ansible_python_interpreter={local_python()}", str(playbook)],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    got = {t["task"]["name"][5:]: t["hosts"]["localhost"]["msg"] for t in json.loads(proc.stdout)["plays"][0]["tasks"]
-           if t["task"]["name"].startswith("CASE ")}
+                  {"name": f"The command line ({name})", "ansible.builtin.set_fact": {"cmd_now": cmd}},
+                  {"name": f"Kept ({name})", "ansible.builtin.set_fact": {
+                      "got": "{{ got | combine({%r: {'cmd': cmd_now, 'socket': django_apm_health_socket}}) }}" % name}}]
+    got = local_tasks([*tasks, {"name": "out", "ansible.builtin.debug": {"msg": "{{ got }}"}}])
     assert got["unix"]["socket"] == "/run/upstream/gunicorn.sock"
     assert got["unix"]["cmd"].split() == ["app_health.py", "--settle", "5", "--url", "http://localhost/", "--unix-socket",
                                           "/run/upstream/gunicorn.sock", "upstream-gunicorn.service"]

@@ -295,22 +295,20 @@ def agent_disagreements(given, defaults=None):
     apart), the site, and the trace port when the app sends to the agent on loopback (its traces
     would reach nothing). Nothing when the agent is being removed. ``given``: the host's values
     (None where unset), ``defaults``: the roles' defaults of the same names."""
-    defaults = defaults or {}
-    merged = {k: defaults.get(k) for k in defaults}
-    merged.update({k: v for k, v in (given or {}).items() if v is not None})
-    app = agent = merged
-    if str(agent.get("datadog_agent_state") or "present") != "present":
+    v = dict(defaults or {})
+    v.update({k: x for k, x in (given or {}).items() if x is not None})
+    if str(v.get("datadog_agent_state") or "present") != "present":
         return []
     out = []
-    app_env, agent_env = str(app.get("django_apm_env") or ""), agent.get("datadog_agent_env")
+    app_env, agent_env = str(v.get("django_apm_env") or ""), v.get("datadog_agent_env")
     if agent_env not in (None, "") and app_env != str(agent_env):
         out.append("django_apm_env (%s) differs from datadog_agent_env (%s): the app's traces and the host's own data would carry "
                    "different env tags; set both from one variable (the inventories' ddapm_env)" % (app_env, agent_env))
-    if str(app.get("django_apm_site")) != str(agent.get("datadog_agent_site")):
+    if str(v.get("django_apm_site")) != str(v.get("datadog_agent_site")):
         out.append("django_apm_site (%s) differs from datadog_agent_site (%s): set both from one variable (the inventories' ddapm_site)"
-                   % (app.get("django_apm_site"), agent.get("datadog_agent_site")))
-    app_port, agent_port = str(app.get("django_apm_agent_port")), str(agent.get("datadog_agent_apm_receiver_port"))
-    if not str(app.get("django_apm_agent_url") or "") and str(app.get("django_apm_agent_host")) in _LOOPBACK and app_port != agent_port:
+                   % (v.get("django_apm_site"), v.get("datadog_agent_site")))
+    app_port, agent_port = str(v.get("django_apm_agent_port")), str(v.get("datadog_agent_apm_receiver_port"))
+    if not str(v.get("django_apm_agent_url") or "") and str(v.get("django_apm_agent_host")) in _LOOPBACK and app_port != agent_port:
         out.append("django_apm_agent_port (%s) is not the local agent's trace port, datadog_agent_apm_receiver_port (%s): the app's "
                    "traces would reach nothing; set both from one variable" % (app_port, agent_port))
     return out
